@@ -1,0 +1,83 @@
+"""Repository-level invariants: Quick start = CI, one-way package dependencies, ruff clean."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("model", "decomposer", "plugin_bridge", "training")
+# What each package may import from the others (DEVELOPERS.md: plugin_bridge -> decomposer -> model <- training).
+ALLOWED = {
+    "model": set(),
+    "decomposer": {"model"},
+    "plugin_bridge": {"decomposer"},
+    "training": {"model", "decomposer"},
+}
+
+
+def _quick_start_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, re.S)]
+
+
+def test_readme_quick_start_has_two_commands_and_ci_runs_them() -> None:
+    commands = _quick_start_commands()
+    assert len(commands) == 2, commands
+    ci = (ROOT / ".ci" / "run").read_text()
+    for command in commands:
+        assert command in ci, f"{command!r} is not run by .ci/run"
+
+
+def _imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found & set(PACKAGES)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_package_dependencies_point_one_way(package: str) -> None:
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        if "plugins" in path.parts:  # editor plugins run inside Krita/GIMP, not our packages
+            continue
+        bad = _imported_packages(path) - ALLOWED[package] - {package}
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_training_uses_decomposer_only_for_image_io_and_regions() -> None:
+    allowed = {"decomposer", "decomposer.image_io", "decomposer.regions", "decomposer.errors"}
+    offenders = []
+    for path in sorted((ROOT / "training").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("decomposer")
+                and (node.module not in allowed or node.module == "decomposer")
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}: from {node.module} import ...")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_ruff_clean() -> None:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+    result = subprocess.run([ruff, "check", "--quiet", str(ROOT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
