@@ -230,7 +230,7 @@ def load_depth_pro(
     check_state_dict_shapes(_shapes(net.state_dict()), _shapes(state), str(path))
     if ignored:
         logger.info("%s: ignored %d fov.* keys (FOV head not used)", path, len(ignored))
-    # Every parameter is overwritten below, so allocate without random initialisation.
-    net = net.to_empty(device="cpu").to(dtype)
+    # Every parameter is overwritten below, so allocate (in ``dtype``) without initialising.
+    net = net.to(dtype).to_empty(device="cpu")
     net.load_state_dict(state, strict=True)
     return net.eval()
