@@ -1,1 +1,40 @@
-"""decomposer."""
+"""Illustrator's Depth decomposer: image in -> ordered, editable layers out.
+
+Public API:
+    load_model(name_or_path=None)           the network (None = embedded default)
+    predict_index(image, *, model, device)  float32 (H, W) layer index, higher = front
+    decompose(image, *, layers=6 | "auto", model=None, index_map=None, completion="nearest",
+              device=None, progress=None, ...) -> Decomposition
+    composite_layers(layers, canvas_size)   the one exact compositor
+    load_image(source, *, max_pixels)       validated 8-bit sRGB RGBA input
+"""
+
+from decomposer.composite import composite_layers
+from decomposer.errors import (
+    Cancelled,
+    DecomposerError,
+    ImageLoadError,
+    InvalidOptionError,
+    ModelLoadError,
+)
+from decomposer.image_io import LoadedImage, load_image
+from decomposer.pipeline import STAGES, decompose, layer_names, load_model, predict_index
+from decomposer.types import Decomposition, Layer
+
+__all__ = [
+    "STAGES",
+    "Cancelled",
+    "DecomposerError",
+    "Decomposition",
+    "ImageLoadError",
+    "InvalidOptionError",
+    "Layer",
+    "LoadedImage",
+    "ModelLoadError",
+    "composite_layers",
+    "decompose",
+    "layer_names",
+    "load_image",
+    "load_model",
+    "predict_index",
+]

@@ -1,0 +1,318 @@
+"""Image input and validation: any supported file, PIL image or array -> 8-bit sRGB RGBA.
+
+Supported files: PNG, JPEG, WebP, BMP, TIFF, GIF (first frame, with a warning when animated) and
+layered PSD/PSB (decoded via the document's composite). EXIF orientation is applied; palette,
+grayscale, 16-bit, float and CMYK images are converted to 8-bit RGB(A); an embedded ICC profile is
+converted to sRGB. The pixel limit is checked from the header, before the pixels are decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from decomposer.errors import ImageLoadError
+
+DEFAULT_MAX_PIXELS = 100_000_000
+ARRAY_NAME = "<array>"
+PIL_NAME = "<image>"
+
+_PSD_SIGNATURE = b"8BPS"
+_PIL_LIMIT_LOCK = threading.Lock()
+_SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A validated input image.
+
+    rgba: uint8 (H, W, 4), straight alpha, sRGB; alpha is 255 everywhere for opaque inputs.
+    has_alpha: True when the input carries transparency (some alpha < 255).
+    path: the file it came from, None for in-memory inputs.
+    warnings: human-readable notes about the conversion (e.g. "first frame of 12 used").
+    """
+
+    rgba: np.ndarray
+    has_alpha: bool
+    path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return (int(self.rgba.shape[1]), int(self.rgba.shape[0]))
+
+    @property
+    def name(self) -> str:
+        """File name for messages, or a placeholder for in-memory images."""
+        return self.path.name if self.path is not None else ARRAY_NAME
+
+
+def load_image(
+    source: str | Path | Image.Image | np.ndarray | LoadedImage,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> LoadedImage:
+    """Load and validate `source` (a path, PIL image, uint8 array (H,W)/(H,W,3)/(H,W,4)).
+
+    Raises ImageLoadError (message starts with the file name) for missing, unreadable, truncated,
+    corrupt or oversized inputs. `max_pixels` bounds width*height and is checked before decoding.
+    """
+    if max_pixels <= 0:
+        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+    if isinstance(source, LoadedImage):
+        _check_pixels(source.name, *source.size, max_pixels)
+        return source
+    if isinstance(source, np.ndarray):
+        return _from_array(source, max_pixels)
+    if isinstance(source, Image.Image):
+        _check_pixels(PIL_NAME, source.width, source.height, max_pixels)
+        notes: list[str] = []
+        rgba = _pil_to_rgba(PIL_NAME, source, notes)
+        return _finish(rgba, None, notes)
+    if isinstance(source, str | Path):
+        return _from_file(Path(source), max_pixels)
+    raise TypeError(f"cannot load an image from {type(source).__name__}")
+
+
+def _finish(rgba: np.ndarray, path: Path | None, notes: list[str]) -> LoadedImage:
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    has_alpha = bool((rgba[..., 3] != 255).any())
+    return LoadedImage(rgba=rgba, has_alpha=has_alpha, path=path, warnings=notes)
+
+
+def _check_pixels(name: str, width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageLoadError(f"{name}: image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            f"{name}: image is {width}x{height} = {width * height:,} pixels, over the limit of "
+            f"{max_pixels:,} (raise max_pixels to allow it)"
+        )
+
+
+def _from_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
+    if array.dtype != np.uint8:
+        raise ImageLoadError(f"{ARRAY_NAME}: expected a uint8 array, got {array.dtype}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim == 2:
+        h, w = array.shape
+        _check_pixels(ARRAY_NAME, w, h, max_pixels)
+        rgba = np.empty((h, w, 4), np.uint8)
+        rgba[..., :3] = array[..., None]
+        rgba[..., 3] = 255
+        return _finish(rgba, None, [])
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ImageLoadError(
+            f"{ARRAY_NAME}: expected shape (H, W), (H, W, 3) or (H, W, 4), got {array.shape}"
+        )
+    h, w = array.shape[:2]
+    _check_pixels(ARRAY_NAME, w, h, max_pixels)
+    if array.shape[2] == 4:
+        return _finish(array.copy(), None, [])
+    rgba = np.empty((h, w, 4), np.uint8)
+    rgba[..., :3] = array
+    rgba[..., 3] = 255
+    return _finish(rgba, None, [])
+
+
+def _from_file(path: Path, max_pixels: int) -> LoadedImage:
+    name = path.name or str(path)
+    if not path.exists():
+        raise ImageLoadError(f"{name}: file not found")
+    if path.is_dir():
+        raise ImageLoadError(f"{name}: is a folder, not an image file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(32)
+    except OSError as exc:
+        raise ImageLoadError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
+    if not head:
+        raise ImageLoadError(f"{name}: file is empty")
+    if head[:4] == _PSD_SIGNATURE:
+        return _from_psd(path, name, head, max_pixels)
+    notes: list[str] = []
+    try:
+        with _opened(path, max_pixels) as im:
+            _check_pixels(name, im.width, im.height, max_pixels)
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            if frames > 1:
+                notes.append(f"{name}: animated image with {frames} frames; using the first frame")
+                im.seek(0)
+            im.load()
+            rgba = _pil_to_rgba(name, im, notes)
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(f"{name}: not a supported image file") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
+        raise ImageLoadError(f"{name}: corrupt or truncated image ({_short(exc)})") from exc
+    except MemoryError as exc:
+        raise ImageLoadError(f"{name}: not enough memory to decode the image") from exc
+    return _finish(rgba, path, notes)
+
+
+def _from_psd(path: Path, name: str, head: bytes, max_pixels: int) -> LoadedImage:
+    """Decode a PSD/PSB via its composite (the stored merged image, or psd-tools' rendering)."""
+    if len(head) < 26:
+        raise ImageLoadError(f"{name}: corrupt or truncated PSD header")
+    version = struct.unpack(">H", head[4:6])[0]
+    height, width = struct.unpack(">II", head[14:22])
+    if version not in (1, 2):
+        raise ImageLoadError(f"{name}: unsupported PSD version {version}")
+    _check_pixels(name, width, height, max_pixels)
+    from psd_tools import PSDImage
+
+    try:
+        psd = PSDImage.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            composite = psd.composite()
+        if composite is None:
+            raise ImageLoadError(f"{name}: PSD has no composite image")
+        composite.load()
+        notes: list[str] = []
+        if len(psd) > 0:
+            notes.append(f"{name}: layered PSD; decomposing its composite image")
+        rgba = _pil_to_rgba(name, composite, notes)
+    except ImageLoadError:
+        raise
+    except MemoryError as exc:
+        raise ImageLoadError(f"{name}: not enough memory to decode the PSD") from exc
+    except Exception as exc:  # psd-tools raises many kinds on malformed files
+        raise ImageLoadError(f"{name}: corrupt or unsupported PSD ({_short(exc)})") from exc
+    return _finish(rgba, path, notes)
+
+
+def _opened(path: Path, max_pixels: int) -> Image.Image:
+    """`Image.open` (header only) with Pillow's own bomb limit raised to at least `max_pixels`.
+
+    Pillow's limit is process-wide, so it is changed only under a lock, only while the header is
+    parsed, and only when `max_pixels` exceeds it; our own check (`_check_pixels`) runs on the
+    header before any pixel is decoded.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        limit = Image.MAX_IMAGE_PIXELS
+        if limit is None or max_pixels < 2 * limit:
+            return Image.open(path)
+        with _PIL_LIMIT_LOCK:
+            saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                return Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _pil_to_rgba(name: str, im: Image.Image, notes: list[str]) -> np.ndarray:
+    """Convert any PIL image to uint8 (H, W, 4) sRGB with straight alpha."""
+    im = ImageOps.exif_transpose(im) or im
+    mode = im.mode
+    if mode in ("P", "PA"):
+        im = im.convert("RGBA")
+        mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        data = np.asarray(im).astype(np.float64)
+        grey = np.clip(np.round(data / 257.0), 0, 255).astype(np.uint8)
+        notes.append(f"{name}: 16-bit grayscale converted to 8-bit")
+        return _grey_to_rgba(grey, None)
+    if mode == "F":
+        data = np.asarray(im, dtype=np.float64)
+        grey = np.clip(np.round(np.nan_to_num(data) * 255.0), 0, 255).astype(np.uint8)
+        notes.append(f"{name}: floating-point image assumed in [0, 1] and converted to 8-bit")
+        return _grey_to_rgba(grey, None)
+    if mode == "1":
+        im = im.convert("L")
+        mode = "L"
+    if mode in ("L", "LA", "La"):
+        if mode == "La":
+            im = im.convert("LA")
+        arr = np.asarray(im)
+        if arr.ndim == 2:
+            return _grey_to_rgba(arr, None)
+        return _grey_to_rgba(arr[..., 0], arr[..., 1])
+    icc = im.info.get("icc_profile")
+    if icc and mode in ("RGB", "RGBA") and _is_srgb_profile(icc):
+        icc = None
+    if icc and mode in ("RGB", "RGBA", "CMYK"):
+        converted = _icc_to_srgb(im, icc)
+        if converted is not None:
+            im = converted
+            mode = im.mode
+        else:
+            notes.append(f"{name}: embedded colour profile could not be applied; assumed sRGB")
+    if mode == "CMYK":
+        im = im.convert("RGB")
+        mode = "RGB"
+        notes.append(f"{name}: CMYK converted to RGB without a colour profile")
+    if mode in ("RGBa", "LAB", "HSV", "YCbCr", "RGBX", "I;16S"):
+        im = im.convert("RGBA" if mode == "RGBa" else "RGB")
+        mode = im.mode
+    if mode == "RGBA":
+        return np.array(im, dtype=np.uint8)
+    if mode == "RGB":
+        arr = np.asarray(im)
+        rgba = np.empty(arr.shape[:2] + (4,), np.uint8)
+        rgba[..., :3] = arr
+        rgba[..., 3] = 255
+        return rgba
+    converted = im.convert("RGBA")
+    return np.array(converted, dtype=np.uint8)
+
+
+def _grey_to_rgba(grey: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    rgba = np.empty(grey.shape + (4,), np.uint8)
+    rgba[..., :3] = grey[..., None]
+    rgba[..., 3] = 255 if alpha is None else alpha
+    return rgba
+
+
+def _is_srgb_profile(icc: bytes) -> bool:
+    """True when the embedded profile describes sRGB itself (then no conversion is needed)."""
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        description = ImageCms.getProfileDescription(profile)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+    return "srgb" in description.lower()
+
+
+def _icc_to_srgb(im: Image.Image, icc: bytes) -> Image.Image | None:
+    """Convert an RGB/RGBA/CMYK image with an embedded profile to sRGB; None if that fails."""
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        out_mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(im, src, _SRGB_PROFILE, outputMode=out_mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
+def flatten_alpha(
+    rgba: np.ndarray, background: tuple[int, int, int] = (255, 255, 255)
+) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of straight-alpha `rgba` uint8 (H, W, 4) blended over `background`.
+
+    Opaque pixels keep their exact colour; this is the network's input for transparent images.
+    """
+    rgb = rgba[..., :3]
+    alpha = rgba[..., 3]
+    if (alpha == 255).all():
+        return np.ascontiguousarray(rgb)
+    a = alpha.astype(np.uint32)[..., None]
+    bg = np.asarray(background, np.uint32)
+    out = (rgb.astype(np.uint32) * a + bg * (255 - a) + 127) // 255
+    return out.astype(np.uint8)

@@ -1,0 +1,297 @@
+"""Public pipeline: image -> layer-index map -> flat-colour regions -> ordered, completed layers.
+
+`decompose_pixels` is the pure core (arrays in, Decomposition out); `decompose`, `predict_index`
+and `load_model` add image loading and the network at the edges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from decomposer.completion import COMPLETION_MODES, CompletionConfig, build_layers
+from decomposer.errors import Cancelled, InvalidOptionError, ModelLoadError
+from decomposer.grouping import AUTO_CRITERION, DEFAULT_TAU, group_regions
+from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, flatten_alpha, load_image
+from decomposer.ordering import grouped_median, region_index_medians
+from decomposer.regions import RegionConfig, segment_regions
+from decomposer.types import Decomposition, Layer
+
+STAGES = ("load", "predict", "regions", "order", "group", "complete", "done")
+# fraction of the whole job reached when each stage starts (with / without the network)
+_START_WITH_MODEL = {"load": 0.0, "predict": 0.05, "regions": 0.6, "order": 0.75, "group": 0.8,
+                     "complete": 0.82, "done": 1.0}  # fmt: skip
+_START_NO_MODEL = {"load": 0.0, "predict": 0.1, "regions": 0.1, "order": 0.5, "group": 0.6,
+                   "complete": 0.65, "done": 1.0}  # fmt: skip
+
+ImageInput = str | Path | Image.Image | np.ndarray | LoadedImage
+Progress = Callable[[str, float], None]
+
+
+def layer_names(count: int) -> list[str]:
+    """Display names bottom -> top: "Layer 1 (back)", "Layer 2", ..., "Layer N (front)"."""
+    names = [f"Layer {k}" for k in range(1, count + 1)]
+    if count >= 1:
+        names[0] += " (back)"
+    if count >= 2:
+        names[-1] += " (front)"
+    return names
+
+
+def load_model(name_or_path: str | Path | None = None) -> Any:
+    """The layer-index network, in eval mode.
+
+    None: the embedded default model (`model.default_weights_dir()`); a preset name from
+    `model.list_presets()` (architecture with untrained weights, for tests); or a folder written
+    by `model.save_pretrained`. Raises ModelLoadError with an actionable message.
+    """
+    import model as model_pkg
+
+    if name_or_path is None:
+        folder = model_pkg.default_weights_dir()
+        if not (folder / "model.safetensors").is_file():
+            raise ModelLoadError(
+                f"default model weights are not installed (expected {folder / 'model.safetensors'});"
+                " pass a model folder or preset, or an index map"
+            )
+        return _from_folder(model_pkg, folder)
+    text = str(name_or_path)
+    if isinstance(name_or_path, str) and text in model_pkg.list_presets():
+        return model_pkg.create_model(text).eval()
+    path = Path(name_or_path)
+    if path.is_dir():
+        return _from_folder(model_pkg, path)
+    if path.exists():
+        return _from_folder(model_pkg, path)
+    presets = ", ".join(model_pkg.list_presets())
+    raise ModelLoadError(f"{text}: not a model folder or a preset name (presets: {presets})")
+
+
+def _from_folder(model_pkg: Any, folder: Path) -> Any:
+    try:
+        return model_pkg.from_pretrained(folder).eval()
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        message = " ".join(str(exc).split())
+        raise ModelLoadError(f"{folder}: cannot load model ({message})") from exc
+
+
+def predict_index(image: ImageInput, *, model: Any = None, device: str | None = None) -> np.ndarray:
+    """Predicted layer index: float32 (H, W) at the image's resolution, higher = nearer the front.
+
+    image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage. model: a network, a preset or
+    folder name, or None for the embedded default. Transparent images are predicted over white.
+    """
+    loaded = load_image(image)
+    net = _resolve_model(model)
+    from model.inference import predict_index_map
+
+    rgb = flatten_alpha(loaded.rgba)
+    return np.asarray(predict_index_map(net, rgb, device=device), dtype=np.float32)
+
+
+def _resolve_model(model: Any) -> Any:
+    if model is None or isinstance(model, str | Path):
+        return load_model(model)
+    return model
+
+
+def decompose(
+    image: ImageInput,
+    *,
+    layers: int | str = 6,
+    model: Any = None,
+    index_map: np.ndarray | None = None,
+    completion: str = "nearest",
+    device: str | None = None,
+    progress: Progress | None = None,
+    tau: float = DEFAULT_TAU,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    regions: RegionConfig | None = None,
+) -> Decomposition:
+    """Decompose an image into ordered layers (bottom -> top).
+
+    image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage.
+    layers: N >= 1 (exactly N layers whenever the image has at least N regions) or "auto".
+    index_map: float (H, W), higher = front; when given, no network is used.
+    completion: "nearest" | "harmonic" | "none" (amodal completion under upper layers).
+    progress: called as progress(stage, fraction) at each stage boundary; raising
+        decomposer.errors.Cancelled from it aborts.
+    tau: colour threshold (L2 in [0, 1] RGB) for merging regions adjacent in order.
+    Raises ImageLoadError, InvalidOptionError, ModelLoadError, Cancelled.
+    """
+    _check_options(layers, completion, tau)
+    starts = _START_NO_MODEL if index_map is not None else _START_WITH_MODEL
+    report = _Reporter(progress, starts)
+    report("load")
+    loaded = load_image(image, max_pixels=max_pixels)
+    report("predict")
+    if index_map is None:
+        net = _resolve_model(model)
+        index_map = predict_index(loaded, model=net, device=device)
+    result = decompose_pixels(
+        loaded.rgba,
+        index_map,
+        layers=layers,
+        completion=completion,
+        tau=tau,
+        regions=regions,
+        progress=report,
+    )
+    result.info["warnings"] = list(loaded.warnings) + result.info["warnings"]
+    result.info["source"] = str(loaded.path) if loaded.path is not None else None
+    report("done")
+    result.info["timings"] = {**report.timings, **result.info["timings"]}
+    return result
+
+
+def decompose_pixels(
+    rgba: np.ndarray,
+    index_map: np.ndarray,
+    *,
+    layers: int | str = 6,
+    completion: str = "nearest",
+    tau: float = DEFAULT_TAU,
+    regions: RegionConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Decomposition:
+    """Pure core: uint8 (H, W, 4) pixels + float (H, W) index map -> Decomposition.
+
+    `progress(stage)` is called when the "regions", "order", "group" and "complete" stages start.
+    """
+    _check_options(layers, completion, tau)
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    height, width = rgba.shape[:2]
+    index_map = _check_index_map(index_map, (height, width))
+    step = progress or (lambda stage: None)
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+
+    clock = time.perf_counter()
+    step("regions")
+    found = segment_regions(rgba, regions or RegionConfig())
+    timings["regions"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    step("order")
+    medians = region_index_medians(index_map, found.labels, found.count)
+    timings["order"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    step("group")
+    grouping = group_regions(medians, found.areas, found.median_rgb, layers, tau)
+    owner = np.full(found.count + 1, -1, np.int32)
+    owner[:-1] = grouping.layer_of_region
+    owner_map = owner[found.labels]  # label -1 -> owner[-1] == -1
+    n_layers = grouping.n_layers
+    if layers != "auto" and n_layers < int(layers):
+        warnings.append(
+            f"the image has only {found.count} flat-colour region(s); produced {n_layers} "
+            f"layer(s) instead of {int(layers)}"
+        )
+    timings["group"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    step("complete")
+    built = build_layers(owner_map, rgba, n_layers, CompletionConfig(mode=completion))
+    layer_index = grouped_median(index_map, owner_map, n_layers)
+    names = layer_names(n_layers)
+    out_layers = [
+        Layer(
+            name=names[k],
+            rgba=pixels.rgba,
+            offset=pixels.offset,
+            invented_fraction=pixels.invented_fraction,
+            index=float(layer_index[k]),
+        )
+        for k, pixels in enumerate(built)
+    ]
+    timings["complete"] = time.perf_counter() - clock
+
+    info: dict[str, Any] = {
+        "layers_requested": layers,
+        "layers": n_layers,
+        "regions": found.count,
+        "tau_runs": grouping.n_runs,
+        "tau_links_cut": grouping.links_cut,
+        "tau": tau,
+        "completion": completion,
+        "has_alpha": bool((rgba[..., 3] != 255).any()),
+        "invented_fraction": [layer.invented_fraction for layer in out_layers],
+        "timings": timings,
+        "warnings": warnings,
+    }
+    if layers == "auto":
+        info["layers_criterion"] = AUTO_CRITERION
+    return Decomposition(
+        layers=out_layers,
+        index_map=index_map,
+        canvas_size=(width, height),
+        source_rgba=rgba,
+        info=info,
+    )
+
+
+def _check_options(layers: int | str, completion: str, tau: float) -> None:
+    if isinstance(layers, str):
+        if layers != "auto":
+            raise InvalidOptionError(f"layers must be a positive integer or 'auto', got {layers!r}")
+    elif isinstance(layers, bool) or not isinstance(layers, int | np.integer) or layers < 1:
+        raise InvalidOptionError(f"layers must be a positive integer or 'auto', got {layers!r}")
+    if completion not in COMPLETION_MODES:
+        raise InvalidOptionError(
+            f"completion must be one of {', '.join(COMPLETION_MODES)}, got {completion!r}"
+        )
+    if not (0.0 <= float(tau) <= 2.0):
+        raise InvalidOptionError(f"tau must be in [0, 2] (L2 in [0, 1] RGB), got {tau}")
+
+
+def _check_index_map(index_map: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    array = np.asarray(index_map)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.shape != shape:
+        size = f"{array.shape[1]}x{array.shape[0]}" if array.ndim == 2 else str(array.shape)
+        raise InvalidOptionError(
+            f"index map is {size} but the image is {shape[1]}x{shape[0]}; they must match"
+        )
+    if not np.issubdtype(array.dtype, np.number):
+        raise InvalidOptionError(f"index map must be numeric, got {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise InvalidOptionError("index map contains NaN or infinite values")
+    return array
+
+
+class _Reporter:
+    """Calls the user's progress callback at stage starts and records stage durations (s)."""
+
+    def __init__(self, callback: Progress | None, starts: dict[str, float]) -> None:
+        self.callback = callback
+        self.starts = starts
+        self.timings: dict[str, float] = {}
+        self._stage: str | None = None
+        self._since = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self._stage in ("load", "predict"):
+            self.timings[self._stage] = now - self._since
+        self._stage, self._since = stage, now
+        if self.callback is not None:
+            self.callback(stage, self.starts[stage])
+
+
+__all__ = [
+    "STAGES",
+    "Cancelled",
+    "decompose",
+    "decompose_pixels",
+    "layer_names",
+    "load_model",
+    "predict_index",
+]
