@@ -1,0 +1,422 @@
+"""Job queue for the bridge: FIFO, one model worker thread, cancel, events, TTL, idempotency.
+
+All job state is owned by the asyncio event loop; the only code that runs elsewhere is the
+runner (in a single dedicated thread) and its progress callback, which hands updates back to the
+loop with `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from decomposer.errors import Cancelled
+from plugin_bridge.errors import ApiError
+
+TERMINAL_STATES = ("finished", "failed", "cancelled")
+ProgressCallback = Callable[[str, float], None]
+
+
+class Runner(Protocol):
+    """What the job manager runs: a model that is loaded once and then decomposes images."""
+
+    def load(self) -> None:
+        """Load the model (called once, in the worker thread, before the first job)."""
+
+    @property
+    def loaded(self) -> bool:
+        """True once `load` has completed."""
+
+    def run(self, image: np.ndarray, params: JobParams, progress: ProgressCallback) -> Any:
+        """Decompose `image` (uint8 (H, W, 4)); call `progress(stage, fraction)` at each stage
+        (it raises to cancel); return a `decomposer.types.Decomposition`."""
+
+    def error_of(self, exc: BaseException) -> ApiError | None:
+        """Map a runner exception to a client-facing error, or None for "internal"."""
+
+
+@dataclass(frozen=True)
+class JobParams:
+    """Decomposition parameters of one job: layers (int or "auto") and completion method."""
+
+    layers: int | str = 6
+    complete: str = "nearest"
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON form used in status replies."""
+        return {"layers": self.layers, "complete": self.complete}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One job event. seq: per-job id from 1 (0 for heartbeats). type: SSE event name."""
+
+    seq: int
+    type: str
+    data: dict[str, Any]
+
+    def sse(self) -> bytes:
+        """Server-Sent Events wire form."""
+        import json
+
+        lines = [] if self.seq == 0 else [f"id: {self.seq}"]
+        lines += [f"event: {self.type}", f"data: {json.dumps(self.data, separators=(',', ':'))}"]
+        return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+@dataclass
+class Job:
+    """One submitted image and everything known about its processing (loop-owned, mutable)."""
+
+    id: str
+    params: JobParams
+    image: np.ndarray | None
+    size: tuple[int, int]
+    idempotency: tuple[str, str] | None = None
+    state: str = "queued"
+    stage: str | None = None
+    progress: float = 0.0
+    queue_position: int | None = None
+    cancel_requested: bool = False
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    expires_at: float | None = None
+    error: dict[str, Any] | None = None
+    result: Any = None
+    events: list[Event] = field(default_factory=list)
+    subscribers: set[asyncio.Queue] = field(default_factory=set)
+    cancel_flag: threading.Event = field(default_factory=threading.Event)
+    files: dict[str, Any] = field(default_factory=dict)
+    file_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def terminal(self) -> bool:
+        """True once finished, failed or cancelled."""
+        return self.state in TERMINAL_STATES
+
+    def links(self) -> dict[str, str]:
+        """Relative URLs of this job's endpoints."""
+        base = f"/v1/jobs/{self.id}"
+        return {
+            "self": base,
+            "events": f"{base}/events",
+            "result": f"{base}/result",
+            "psd": f"{base}/result.psd",
+            "ora": f"{base}/result.ora",
+            "index_map": f"{base}/index_map.png",
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Status snapshot (GET /v1/jobs/{id})."""
+        return {
+            "id": self.id,
+            "state": self.state,
+            "stage": self.stage,
+            "progress": self.progress,
+            "queue_position": self.queue_position if self.state == "queued" else None,
+            "cancel_requested": self.cancel_requested,
+            "params": self.params.as_json(),
+            "image": {"width": self.size[0], "height": self.size[1]},
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "expires_at": self.expires_at,
+            "error": self.error,
+            "links": self.links(),
+        }
+
+
+_CLOSE = object()
+
+
+class JobManager:
+    """FIFO queue with one worker; every public method must be called on the event loop."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        result_ttl_s: float,
+        max_queued: int,
+        heartbeat_s: float,
+    ) -> None:
+        self.runner = runner
+        self.result_ttl_s = result_ttl_s
+        self.max_queued = max_queued
+        self.heartbeat_s = heartbeat_s
+        self.workdir = Path(tempfile.mkdtemp(prefix="decompose-bridge-"))
+        self._jobs: dict[str, Job] = {}
+        self._queue: deque[Job] = deque()
+        self._running: Job | None = None
+        self._keys: dict[str, Job] = {}
+        self._wakeup = asyncio.Event()
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-model")
+        self._tasks: list[asyncio.Task] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._log = logging.getLogger("plugin_bridge.jobs")
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker and the expiry janitor on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._tasks = [
+            asyncio.create_task(self._worker(), name="bridge-worker"),
+            asyncio.create_task(self._janitor(), name="bridge-janitor"),
+        ]
+
+    async def close(self) -> None:
+        """Cancel everything, stop the tasks and delete the work folder."""
+        for job in list(self._queue):
+            self._finish(job, "cancelled")
+        self._queue.clear()
+        if self._running is not None:
+            self._running.cancel_flag.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._model_thread.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # queries ---------------------------------------------------------------------------------
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of queued and running jobs."""
+        return {"queued": len(self._queue), "running": 0 if self._running is None else 1}
+
+    def get(self, job_id: str) -> Job:
+        """The job with this id; ApiError 404 when unknown or expired."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise ApiError(
+                404,
+                "unknown_job",
+                f"no job {job_id!r} on this bridge",
+                "results are kept for a limited time (--result-ttl); submit the image again",
+            )
+        return job
+
+    def find_key(self, idempotency_key: str, fingerprint: str) -> Job | None:
+        """The job an idempotency key already made (None if new); 409 if the request differs."""
+        old = self._keys.get(idempotency_key)
+        if old is not None and old.idempotency != (idempotency_key, fingerprint):
+            raise ApiError(
+                409,
+                "idempotency_conflict",
+                "Idempotency-Key was already used for a different image or parameters",
+                "use a new key for a new request",
+            )
+        return old
+
+    # commands --------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        image: np.ndarray,
+        params: JobParams,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> tuple[Job, bool]:
+        """Queue a job; returns (job, created). A repeated idempotency key returns the old job."""
+        if idempotency_key is not None:
+            old = self.find_key(idempotency_key, fingerprint)
+            if old is not None:
+                return old, False
+        if len(self._queue) >= self.max_queued:
+            raise ApiError(
+                503,
+                "queue_full",
+                f"{len(self._queue)} jobs are already waiting",
+                "wait for some to finish and retry",
+            )
+        h, w = image.shape[:2]
+        job = Job(
+            id=uuid.uuid4().hex,
+            params=params,
+            image=image,
+            size=(int(w), int(h)),
+            idempotency=None if idempotency_key is None else (idempotency_key, fingerprint),
+        )
+        self._jobs[job.id] = job
+        if idempotency_key is not None:
+            self._keys[idempotency_key] = job
+        self._queue.append(job)
+        job.queue_position = self._position_of(len(self._queue) - 1)
+        self._publish(job, "queued", queue_position=job.queue_position)
+        self._wakeup.set()
+        return job, True
+
+    def cancel(self, job: Job) -> None:
+        """Cancel: drop a queued job now, or ask the running one to stop at its next stage."""
+        if job.terminal:
+            return
+        job.cancel_requested = True
+        if job.state == "queued":
+            self._queue.remove(job)
+            self._finish(job, "cancelled")
+            self._refresh_positions()
+        else:
+            job.cancel_flag.set()
+
+    async def events(self, job: Job, after: int = 0) -> AsyncIterator[Event]:
+        """Past events with seq > after, then live ones; heartbeats when idle; ends at terminal."""
+        snapshot = list(job.events)
+        queue: asyncio.Queue = asyncio.Queue()
+        live = not job.terminal
+        if live:
+            job.subscribers.add(queue)
+        try:
+            for event in snapshot:
+                if event.seq > after:
+                    yield event
+            while live:
+                try:
+                    item = await asyncio.wait_for(queue.get(), self.heartbeat_s)
+                except asyncio.TimeoutError:
+                    yield Event(0, "heartbeat", {"id": job.id, "time": time.time()})
+                    continue
+                if item is _CLOSE:
+                    return
+                yield item
+        finally:
+            job.subscribers.discard(queue)
+
+    # internals -------------------------------------------------------------------------------
+
+    def _position_of(self, index_in_queue: int) -> int:
+        return index_in_queue + (0 if self._running is None else 1)
+
+    def _refresh_positions(self) -> None:
+        for i, job in enumerate(self._queue):
+            position = self._position_of(i)
+            if position != job.queue_position:
+                job.queue_position = position
+                self._publish(job, "queued", queue_position=position)
+
+    def _publish(self, job: Job, kind: str, **data: Any) -> None:
+        event = Event(len(job.events) + 1, kind, {"id": job.id, **data})
+        job.events.append(event)
+        for queue in job.subscribers:
+            queue.put_nowait(event)
+
+    def _finish(self, job: Job, state: str, **data: Any) -> None:
+        job.state = state
+        job.finished_at = time.time()
+        job.expires_at = job.finished_at + self.result_ttl_s
+        job.image = None
+        if state == "finished":
+            job.progress = 1.0
+        self._publish(job, state, **data)
+        for queue in job.subscribers:
+            queue.put_nowait(_CLOSE)
+
+    def _on_progress(self, job: Job, stage: str, fraction: float) -> None:
+        if job.terminal:
+            return
+        fraction = min(max(float(fraction), 0.0), 0.99)
+        job.progress = max(job.progress, fraction)
+        if stage != job.stage:
+            job.stage = stage
+            self._publish(job, "stage", stage=stage, progress=job.progress)
+        else:
+            self._publish(job, "progress", progress=job.progress)
+
+    def _run_in_thread(self, job: Job) -> Any:
+        """Worker-thread body: load the model if needed, then decompose with cancel checks."""
+        loop = self._loop
+        assert loop is not None
+        if not self.runner.loaded:
+            self.runner.load()
+
+        def progress(stage: str, fraction: float) -> None:
+            if job.cancel_flag.is_set():
+                raise Cancelled(f"job {job.id} cancelled")
+            loop.call_soon_threadsafe(self._on_progress, job, stage, fraction)
+
+        if job.cancel_flag.is_set():
+            raise Cancelled(f"job {job.id} cancelled")
+        assert job.image is not None
+        return self.runner.run(job.image, job.params, progress)
+
+    async def _worker(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            while not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            job = self._queue.popleft()
+            self._running = job
+            job.state = "running"
+            job.queue_position = None
+            job.started_at = time.time()
+            self._publish(job, "started", started_at=job.started_at)
+            self._refresh_positions()
+            try:
+                result = await loop.run_in_executor(self._model_thread, self._run_in_thread, job)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # the job fails, the worker lives on
+                self._fail_or_cancel(job, exc)
+            else:
+                job.result = result
+                self._finish(
+                    job,
+                    "finished",
+                    layer_count=len(result.layers),
+                    result=job.links()["result"],
+                )
+            finally:
+                self._running = None
+                self._refresh_positions()
+
+    def _fail_or_cancel(self, job: Job, exc: BaseException) -> None:
+        if job.cancel_flag.is_set() and isinstance(exc, Cancelled):
+            self._finish(job, "cancelled")
+            return
+        error = self.runner.error_of(exc)
+        if error is None:
+            self._log.error("job %s failed", job.id, exc_info=exc)
+            error = ApiError(
+                500,
+                "internal",
+                f"decomposition failed: {type(exc).__name__}: {exc}".splitlines()[0],
+                "this is a bug; please report it with the image",
+            )
+        job.error = {"code": error.code, "message": error.message, "hint": error.hint}
+        self._finish(job, "failed", error=job.error)
+
+    async def _janitor(self) -> None:
+        interval = min(max(self.result_ttl_s / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            self.expire(time.time())
+
+    def expire(self, now: float) -> None:
+        """Forget terminal jobs whose TTL has passed and delete their files."""
+        for job in [j for j in self._jobs.values() if j.expires_at is not None]:
+            if job.expires_at <= now:
+                del self._jobs[job.id]
+                if job.idempotency is not None:
+                    self._keys.pop(job.idempotency[0], None)
+                job.result = None
+                job.files.clear()
+                shutil.rmtree(self.workdir / job.id, ignore_errors=True)
