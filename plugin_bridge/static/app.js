@@ -1,0 +1,259 @@
+// The bridge web page: token, drop an image, decompose, show index map and layers, download.
+import { Bridge, BridgeError } from "./bridge.js";
+import { insidePhotopea, photopeaDocumentPng, openInPhotopea } from "./photopea.js";
+
+const DEFAULT_BRIDGE = "http://127.0.0.1:47863";
+const KEY_TOKEN = "illustrators-depth.token";
+const KEY_BRIDGE = "illustrators-depth.bridge";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  connection: $("connection"), bridgeUrl: $("bridge-url"), token: $("token"),
+  saveToken: $("save-token"), forgetToken: $("forget-token"),
+  drop: $("drop-zone"), file: $("file-input"), preview: $("input-preview"),
+  fromPhotopea: $("from-photopea"), count: $("layer-count"), auto: $("layer-auto"),
+  decompose: $("decompose"), cancel: $("cancel"), progress: $("progress"), status: $("status"),
+  result: $("result-panel"), psd: $("download-psd"), ora: $("download-ora"),
+  toPhotopea: $("to-photopea"), indexMap: $("index-map"), total: $("layer-total"), layers: $("layers"),
+};
+
+let image = null; // Blob of the chosen illustration
+let job = null; // {id, controller} of the job being followed
+let objectUrls = []; // blob: URLs owned by the current result
+
+/** The bridge this page talks to: its own origin when served by the bridge, else the saved URL. */
+function servedByBridge() {
+  return location.protocol === "http:" && /^(127\.0\.0\.1|localhost|\[::1\])$/.test(location.hostname);
+}
+
+function defaultBridgeUrl() {
+  if (servedByBridge()) return location.origin;
+  return localStorage.getItem(KEY_BRIDGE) || DEFAULT_BRIDGE;
+}
+
+function bridge() {
+  return new Bridge(ui.bridgeUrl.value.trim(), localStorage.getItem(KEY_TOKEN) || "");
+}
+
+function newIdempotencyKey() {
+  if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();
+  return `${Date.now().toString(16)}-${Math.random().toString(16).slice(2)}`;
+}
+
+function say(text, kind = "info") {
+  ui.status.textContent = text;
+  ui.status.dataset.kind = kind;
+}
+
+function sayError(err) {
+  say(err instanceof BridgeError ? err.toString() : String(err.message || err), "error");
+  if (err instanceof BridgeError && err.code === "auth") ui.connection.dataset.state = "auth";
+}
+
+async function connect() {
+  ui.connection.dataset.state = "unknown";
+  ui.connection.textContent = "connecting…";
+  try {
+    const health = await bridge().health();
+    ui.connection.dataset.state = localStorage.getItem(KEY_TOKEN) ? "ok" : "auth";
+    ui.connection.textContent = `bridge ${health.version} · model ${health.model} · ${health.device}`;
+    if (health.layers) {
+      ui.count.min = health.layers.min;
+      ui.count.max = health.layers.max;
+    }
+    if (!localStorage.getItem(KEY_TOKEN)) say("Paste the bridge token to start (decompose-bridge --print-token).");
+    else await checkToken();
+  } catch (err) {
+    ui.connection.dataset.state = "down";
+    ui.connection.textContent = "bridge not reachable";
+    sayError(err);
+  }
+  updateButtons();
+}
+
+/** Ask for a job that cannot exist: 404 proves the token is accepted, 401 that it is not. */
+async function checkToken() {
+  try {
+    await bridge().status("0".repeat(32));
+  } catch (err) {
+    if (err instanceof BridgeError && err.code === "unknown_job") return;
+    ui.connection.dataset.state = "auth";
+    sayError(err);
+  }
+}
+
+function updateButtons() {
+  ui.decompose.disabled = !image || !!job || !localStorage.getItem(KEY_TOKEN);
+  ui.count.disabled = ui.auto.checked;
+}
+
+function chooseImage(blob) {
+  const type = (blob && blob.type) || "";
+  if (!blob || (type !== "" && !type.startsWith("image/"))) {
+    say(`${blob && blob.name ? blob.name : "That file"} is not an image.`, "error");
+    return;
+  }
+  image = blob;
+  if (ui.preview.src) URL.revokeObjectURL(ui.preview.src);
+  ui.preview.src = URL.createObjectURL(blob);
+  ui.preview.hidden = false;
+  say(`${blob.name || "Image"} ready (${Math.round(blob.size / 1024)} KiB).`);
+  updateButtons();
+}
+
+function clearResult() {
+  objectUrls.forEach((url) => URL.revokeObjectURL(url));
+  objectUrls = [];
+  ui.layers.replaceChildren();
+  ui.result.hidden = true;
+}
+
+function own(blob) {
+  const url = URL.createObjectURL(blob);
+  objectUrls.push(url);
+  return url;
+}
+
+async function decompose() {
+  const client = bridge();
+  const layers = ui.auto.checked ? "auto" : String(ui.count.value);
+  const controller = new AbortController();
+  clearResult();
+  ui.progress.hidden = false;
+  ui.progress.value = 0;
+  ui.cancel.hidden = false;
+  try {
+    const submitted = await client.submit(image, layers, newIdempotencyKey());
+    job = { id: submitted.id, controller };
+    updateButtons();
+    say(submitted.queue_position > 0 ? `Queued (${submitted.queue_position} ahead).` : "Starting…");
+    const final = await client.follow(submitted.id, showProgress, controller.signal);
+    if (final.state === "finished") await showResult(client, submitted.id);
+    else if (final.state === "cancelled") say("Cancelled.");
+    else throw new BridgeError(500, (final.error || {}).code || "failed", (final.error || {}).message || "The job failed.", (final.error || {}).hint);
+  } catch (err) {
+    sayError(err);
+  } finally {
+    job = null;
+    ui.cancel.hidden = true;
+    ui.progress.hidden = true;
+    updateButtons();
+  }
+}
+
+function showProgress(status) {
+  if (typeof status.progress === "number") ui.progress.value = status.progress;
+  if (status.state === "queued") say(`Queued (${status.queue_position ?? 0} ahead).`);
+  else if (status.state === "running") say(`Working: ${status.stage || "starting"}…`);
+}
+
+async function showResult(client, id) {
+  const manifest = await client.result(id);
+  const [psd, ora, indexMap, ...pngs] = await Promise.all([
+    client.file(id, "result.psd"),
+    client.file(id, "result.ora"),
+    client.file(id, "index_map.png"),
+    ...manifest.layers.map((layer) => client.file(id, `layers/${layer.i}.png`)),
+  ]);
+  const base = (image.name || "illustration").replace(/\.[^.]+$/, "");
+  ui.psd.dataset.job = id;
+  ui.psd.href = own(psd);
+  ui.psd.download = `${base}.psd`;
+  ui.ora.href = own(ora);
+  ui.ora.download = `${base}.ora`;
+  ui.indexMap.src = own(indexMap);
+  ui.total.textContent = String(manifest.layers.length);
+  const { width, height } = manifest.canvas;
+  const items = manifest.layers.map((layer, k) => layerItem(layer, pngs[k], width, height));
+  ui.layers.replaceChildren(...items.reverse()); // top first, like an editor's layer panel
+  ui.toPhotopea.hidden = !insidePhotopea();
+  ui.toPhotopea.onclick = () => openInPhotopea(psd);
+  ui.result.hidden = false;
+  say(`Done: ${manifest.layers.length} layers.`, "ok");
+}
+
+/** One layer row: thumbnail placed at its offset on a checkerboard canvas-sized frame. */
+function layerItem(layer, png, canvasWidth, canvasHeight) {
+  const item = document.createElement("li");
+  item.className = "layer";
+  item.dataset.index = String(layer.i);
+  const frame = document.createElement("div");
+  frame.className = "thumb";
+  frame.style.aspectRatio = `${canvasWidth} / ${canvasHeight}`;
+  const img = document.createElement("img");
+  img.src = own(png);
+  img.alt = layer.name;
+  const [x, y] = layer.offset;
+  const [w, h] = layer.size;
+  Object.assign(img.style, {
+    left: `${(100 * x) / canvasWidth}%`, top: `${(100 * y) / canvasHeight}%`,
+    width: `${(100 * w) / canvasWidth}%`, height: `${(100 * h) / canvasHeight}%`,
+  });
+  frame.append(img);
+  const label = document.createElement("div");
+  label.className = "layer-name";
+  label.textContent = layer.name;
+  const detail = document.createElement("div");
+  detail.className = "layer-detail";
+  const invented = Math.round(100 * (layer.invented_fraction || 0));
+  detail.textContent = `${w}×${h} at (${x}, ${y}) · ${invented}% completed`;
+  item.append(frame, label, detail);
+  return item;
+}
+
+function bind() {
+  ui.bridgeUrl.value = defaultBridgeUrl();
+  ui.token.value = localStorage.getItem(KEY_TOKEN) || "";
+  ui.saveToken.onclick = () => {
+    const token = ui.token.value.trim();
+    if (token) localStorage.setItem(KEY_TOKEN, token);
+    else localStorage.removeItem(KEY_TOKEN);
+    if (!servedByBridge()) localStorage.setItem(KEY_BRIDGE, ui.bridgeUrl.value.trim());
+    say(token ? "Token saved in this browser." : "Token removed.");
+    connect();
+  };
+  ui.forgetToken.onclick = () => {
+    localStorage.removeItem(KEY_TOKEN);
+    ui.token.value = "";
+    say("Token forgotten.");
+    connect();
+  };
+  ui.bridgeUrl.onchange = () => connect();
+  ui.file.onchange = () => ui.file.files[0] && chooseImage(ui.file.files[0]);
+  ui.drop.ondragover = (event) => {
+    event.preventDefault();
+    ui.drop.classList.add("over");
+  };
+  ui.drop.ondragleave = () => ui.drop.classList.remove("over");
+  ui.drop.ondrop = (event) => {
+    event.preventDefault();
+    ui.drop.classList.remove("over");
+    const file = event.dataTransfer.files[0];
+    if (file) chooseImage(file);
+  };
+  ui.auto.onchange = updateButtons;
+  ui.decompose.onclick = decompose;
+  ui.cancel.onclick = async () => {
+    if (!job) return;
+    try {
+      await bridge().cancel(job.id);
+      say("Cancelling at the next stage…");
+    } catch (err) {
+      sayError(err);
+    }
+  };
+  if (insidePhotopea()) {
+    ui.fromPhotopea.hidden = false;
+    ui.fromPhotopea.onclick = async () => {
+      try {
+        const png = await photopeaDocumentPng();
+        chooseImage(new File([png], "photopea.png", { type: "image/png" }));
+      } catch (err) {
+        sayError(err);
+      }
+    };
+  }
+}
+
+bind();
+connect();

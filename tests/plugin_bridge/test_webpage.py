@@ -1,0 +1,206 @@
+"""The bridge web page in a real headless Chromium (Debian chromium + chromedriver, no downloads).
+
+Drives a real bridge on 127.0.0.1: load the page, paste the token, upload an illustration, see the
+index map and N layers, download the PSD and read it back with psd-tools.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from plugin_bridge.client import BridgeClient
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ROOT = Path(__file__).resolve().parents[2]
+LAYERS = 3
+
+webdriver = pytest.importorskip(
+    "selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')"
+)
+if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+    pytest.skip(
+        "Debian chromium/chromium-driver not installed (apt-get install chromium chromium-driver)",
+        allow_module_level=True,
+    )
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[tuple[object, Path]]:
+    """Headless Chromium with a fresh profile and a download folder; quit (and reaped) after."""
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never go online
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
+        yield driver, downloads
+    finally:
+        driver.quit()
+
+
+def wait_for(driver: object, condition, timeout_s: float = 90.0):
+    """WebDriverWait wrapper whose failure message includes the page's status line."""
+
+    def probe(d):
+        return condition(d)
+
+    try:
+        return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(probe)
+    except Exception as error:  # selenium's TimeoutException: add what the page said
+        status = driver.find_element(By.ID, "status").text
+        raise AssertionError(f"page did not get there; status line: {status!r}") from error
+
+
+def test_page_decomposes_and_downloads_a_psd(
+    bridge, browser, illustration_png, tmp_path: Path
+) -> None:
+    driver, downloads = browser
+    source = tmp_path / "house.png"
+    source.write_bytes(illustration_png(96, 72, seed=2))
+    upload = np.asarray(Image.open(source).convert("RGBA"))
+
+    driver.get(bridge.url + "/")
+    assert "Illustrator's Depth" in driver.title
+    wait_for(driver, lambda d: "bridge" in d.find_element(By.ID, "connection").text)
+    assert driver.find_element(By.ID, "decompose").get_attribute("disabled") is not None
+
+    driver.find_element(By.ID, "token").send_keys(bridge.token)
+    driver.find_element(By.ID, "save-token").click()
+    wait_for(
+        driver, lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "ok"
+    )
+    assert (
+        driver.execute_script("return localStorage.getItem('illustrators-depth.token')")
+        == bridge.token
+    )
+
+    driver.find_element(By.ID, "file-input").send_keys(str(source))
+    count = driver.find_element(By.ID, "layer-count")
+    count.clear()
+    count.send_keys(str(LAYERS))
+    wait_for(driver, lambda d: d.find_element(By.ID, "decompose").is_enabled())
+    driver.find_element(By.ID, "decompose").click()
+
+    wait_for(driver, lambda d: d.find_element(By.ID, "result-panel").is_displayed())
+    assert not driver.find_element(By.ID, "cancel").is_displayed()
+    assert not driver.find_element(By.ID, "to-photopea").is_displayed(), "not inside Photopea"
+    items = driver.find_elements(By.CSS_SELECTOR, "#layers li.layer")
+    shown = int(driver.find_element(By.ID, "layer-total").text)
+    assert 1 <= shown <= LAYERS and len(items) == shown
+    # Top first in the panel, like an editor: data-index runs n-1 .. 0.
+    assert [int(li.get_attribute("data-index")) for li in items] == list(range(shown - 1, -1, -1))
+    loaded = "return [...document.querySelectorAll('#layers img, #index-map')].every(i => i.complete && i.naturalWidth > 0)"
+    wait_for(driver, lambda d: d.execute_script(loaded), 30)
+    driver.save_screenshot(str(tmp_path / "page.png"))
+    if os.environ.get("BRIDGE_PAGE_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "page.png", os.environ["BRIDGE_PAGE_SCREENSHOT"])
+
+    driver.find_element(By.ID, "download-psd").click()
+    psd_path = downloads / "house.psd"
+    wait_for(driver, lambda d: psd_path.exists() and not list(downloads.glob("*.crdownload")), 30)
+
+    from psd_tools import PSDImage
+
+    psd = PSDImage.open(psd_path)
+    assert (psd.width, psd.height) == (upload.shape[1], upload.shape[0])
+    pixel_layers = [layer for layer in psd.descendants() if not layer.is_group()]
+    client = BridgeClient(bridge.url, token=bridge.token)
+    job_id = driver.execute_script("return document.getElementById('download-psd').dataset.job")
+    names = [layer["name"] for layer in client.result(job_id)["layers"]]
+    assert [layer.name for layer in pixel_layers][: len(names)] == names
+    composite = np.asarray(psd.composite().convert("RGBA"))
+    assert np.array_equal(composite, upload), "the downloaded PSD must recomposite to the upload"
+
+
+def choose_bytes(driver: object, data: bytes, name: str) -> None:
+    """Put a file with these bytes into the page's file input (as a user choosing it would)."""
+    driver.execute_script(
+        "const f = new File([new Uint8Array(arguments[0])], arguments[1], {type: 'image/png'});"
+        "const t = new DataTransfer(); t.items.add(f);"
+        "const i = document.getElementById('file-input'); i.files = t.files;"
+        "i.dispatchEvent(new Event('change'));",
+        list(data),
+        name,
+    )
+
+
+def test_page_reports_wrong_token_and_bad_image(bridge, browser) -> None:
+    driver, _ = browser
+    driver.get(bridge.url + "/")
+    status = lambda d: d.find_element(By.ID, "status")  # noqa: E731
+    driver.find_element(By.ID, "token").send_keys("0" * 64)
+    driver.find_element(By.ID, "save-token").click()
+    wait_for(
+        driver, lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "auth"
+    )
+    wait_for(driver, lambda d: status(d).get_attribute("data-kind") == "error")
+    assert "token" in status(driver).text.lower()
+
+    choose_bytes(driver, b"\x89PNG not really", "broken.png")
+    driver.find_element(By.ID, "decompose").click()
+    wait_for(
+        driver,
+        lambda d: (
+            "token" in status(d).text.lower() and status(d).get_attribute("data-kind") == "error"
+        ),
+    )
+
+    token = driver.find_element(By.ID, "token")
+    token.clear()
+    token.send_keys(bridge.token)
+    driver.find_element(By.ID, "save-token").click()
+    wait_for(
+        driver, lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "ok"
+    )
+    choose_bytes(driver, b"\x89PNG not really", "broken.png")
+    driver.find_element(By.ID, "decompose").click()
+    wait_for(driver, lambda d: status(d).get_attribute("data-kind") == "error")
+    assert "token" not in status(driver).text.lower()
+    assert not driver.find_element(By.ID, "result-panel").is_displayed()
+
+
+def test_no_browser_left_running() -> None:
+    """Every Chromium this module started has been reaped (the fixture quits the driver)."""
+    time.sleep(0.5)
+    mine = subprocess.run(
+        ["pgrep", "-P", str(os.getpid()), "-f", "chromedriver"], capture_output=True, text=True
+    )
+    assert mine.stdout.strip() == ""
