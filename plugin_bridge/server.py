@@ -11,8 +11,11 @@ import hashlib
 import io
 import math
 import socket
+import struct
+import tempfile
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
@@ -75,10 +78,9 @@ class DecomposeRunner:
     @property
     def completion_modes(self) -> tuple[str, ...]:
         """Completion methods `decompose` accepts."""
-        import decomposer
+        from decomposer.completion import COMPLETION_MODES
 
-        modes = getattr(decomposer, "COMPLETION_MODES", None)
-        return tuple(modes) if modes else ("nearest",)
+        return tuple(COMPLETION_MODES)
 
     def load(self) -> None:
         """Load the model (raises decomposer.errors.ModelLoadError with a one-line message)."""
@@ -98,6 +100,7 @@ class DecomposeRunner:
             completion=params.complete,
             device=self.device,
             progress=progress,
+            max_pixels=max(image.shape[0] * image.shape[1], 1),  # validated at upload
         )
 
     def error_of(self, exc: BaseException) -> ApiError | None:
@@ -166,38 +169,57 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def decode_upload(body: bytes, max_pixels: int) -> np.ndarray:
-    """Validate and decode an uploaded image: uint8 (H, W, 4). 413 over max_pixels, 400 if bad.
+    """Validate and decode an uploaded image file: uint8 (H, W, 4).
 
-    The pixel count is read from the file header before decoding (decompression bombs).
+    Raises ApiError 413 when the image has more than `max_pixels` (checked by
+    `decomposer.image_io.load_image` from the header, before decoding) and 400 when it is not a
+    readable image. The bytes go through a private temp file named "upload" so that every format
+    `load_image` reads (PSD included) is accepted and its messages name "upload".
     """
     from decomposer.image_io import load_image
 
-    def too_large(what: str) -> ApiError:
-        return ApiError(
-            413,
-            "too_large",
-            f"{what}, the limit is {max_pixels} pixels",
-            "downscale the image or restart the bridge with a larger --max-pixels",
-            limit={"pixels": max_pixels},
-        )
+    with tempfile.TemporaryDirectory(prefix="decompose-bridge-upload-") as folder:
+        path = Path(folder) / "upload"
+        path.write_bytes(body)
+        try:
+            return load_image(path, max_pixels=max_pixels).rgba
+        except Image.DecompressionBombError as exc:  # load_image lets Pillow's own limit escape
+            raise ApiError(
+                413,
+                "too_large",
+                f"image is larger than the decoder allows ({exc})".splitlines()[0],
+                "downscale the image",
+                limit={"pixels": max_pixels},
+            ) from exc
+        except ImageLoadError as exc:
+            size = header_size(body)
+            if size is not None and size[0] * size[1] > max_pixels:
+                width, height = size
+                raise ApiError(
+                    413,
+                    "too_large",
+                    f"image is {width}x{height} = {width * height} pixels, "
+                    f"over the limit of {max_pixels}",
+                    "downscale the image or restart the bridge with a larger --max-pixels",
+                    limit={"pixels": max_pixels},
+                ) from exc
+            raise ApiError(
+                400, "bad_image", str(exc), "send a PNG, JPEG, WebP or PSD file as the raw body"
+            ) from exc
 
+
+def header_size(body: bytes) -> tuple[int, int] | None:
+    """(width, height) from an image file's header without decoding pixels; None if unknown."""
+    if body[:4] == b"8BPS" and len(body) >= 22:  # PSD/PSB header: height, width at 14..22
+        height, width = struct.unpack(">II", body[14:22])
+        return width, height
     try:
-        with Image.open(io.BytesIO(body)) as header:
-            width, height = header.size
-    except Image.DecompressionBombError as exc:
-        raise too_large("image is too large to decode safely") from exc
-    except Exception:  # undecodable: load_image below names the problem
-        pass
-    else:
-        if width * height > max_pixels:
-            raise too_large(f"image is {width}x{height} = {width * height} pixels")
-    try:
-        loaded = load_image(body, max_pixels=max_pixels)
-    except ImageLoadError as exc:
-        raise ApiError(
-            400, "bad_image", str(exc), "send a PNG, JPEG or WebP file (raw bytes as the body)"
-        ) from exc
-    return loaded.rgba
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(body)) as header:
+                return header.size
+    except Exception:  # includes Pillow's DecompressionBombError: size unknown here
+        return None
 
 
 def png_bytes(array: np.ndarray, mode: str) -> bytes:
