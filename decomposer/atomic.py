@@ -17,6 +17,16 @@ from pathlib import Path
 TEMP_SUFFIX = ".tmp"
 
 
+def _current_umask() -> int:
+    """The process umask (read once at import: os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def is_temp_name(name: str) -> bool:
     """True for names made by this module (hidden, ending in `.tmp`)."""
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
@@ -50,6 +60,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if not tmp.exists():
             raise FileNotFoundError(f"{path}: the writer removed its temp file")
         _fsync_file(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get ordinary permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -84,6 +95,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700
         old: Path | None = None
         if path.exists():
             old = Path(

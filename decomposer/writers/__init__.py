@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from decomposer.errors import InvalidOptionError
 from decomposer.types import Decomposition
 from decomposer.writers.index_map import write_index_map
 from decomposer.writers.ora import write_ora
@@ -33,14 +34,14 @@ def format_for_path(path: str | Path, format: str | None = None) -> str:
     path = Path(path)
     if format is not None:
         if format not in FORMATS:
-            raise ValueError(
+            raise InvalidOptionError(
                 f"{path}: unknown format {format!r} (choose from {', '.join(FORMATS)})"
             )
         return format
     suffix = path.suffix.lower()
     if suffix in _SUFFIX_FORMATS:
         return _SUFFIX_FORMATS[suffix]
-    raise ValueError(
+    raise InvalidOptionError(
         f"{path}: cannot tell the format from suffix {suffix!r} "
         "(use .psd, .ora, a folder name for a PNG stack, or pass a format)"
     )

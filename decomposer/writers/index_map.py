@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from decomposer.atomic import atomic_path
+from decomposer.errors import InvalidOptionError
 
 
 def index_map_to_gray16(index_map: np.ndarray) -> np.ndarray:
@@ -28,7 +29,7 @@ def write_index_map(index_map: np.ndarray, path: str | Path) -> Path:
     path = Path(path)
     index_map = np.asarray(index_map)
     if index_map.ndim != 2 or index_map.size == 0:
-        raise ValueError(
+        raise InvalidOptionError(
             f"{path}: index map must be a non-empty (H, W) array, got {index_map.shape}"
         )
     suffix = path.suffix.lower()
@@ -40,7 +41,7 @@ def write_index_map(index_map: np.ndarray, path: str | Path) -> Path:
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.save(handle, index_map.astype(np.float32), allow_pickle=False)
     else:
-        raise ValueError(
+        raise InvalidOptionError(
             f"{path}: index map must be written as .png or .npy, not {suffix or 'no suffix'}"
         )
     return path

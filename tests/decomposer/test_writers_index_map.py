@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,10 @@ def test_atomic_path_removes_temp_and_keeps_old_file_on_error(tmp_path: Path) ->
     with atomic_path(tmp_path / "sub" / "new.txt") as tmp:
         tmp.write_text("done")
     assert (tmp_path / "sub" / "new.txt").read_text() == "done"
+    # Not mkstemp's private 0600: outputs get the permissions of any file the user creates.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "sub" / "new.txt").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_atomic_dir_rolls_back_on_error(tmp_path: Path) -> None:
