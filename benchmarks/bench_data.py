@@ -1,0 +1,84 @@
+"""Ground-truth throughput: files/s per source type at a given size (default 512²), one process.
+
+Usage:
+    .venv/bin/python benchmarks/bench_data.py [--sources datasets/sources] [--n 20] [--size 512]
+
+Per approved source found under --sources (noto-emoji, twemoji, openmoji, fluent-flat; fetch them
+with `decompose-train fetch-sources`), it labels the same evenly spaced sample of --n files with the
+isolation method and with `auto` (recolour where exact), then the PSD fixtures and synthetic scenes.
+Where no sources are fetched it falls back to the hand-written fixtures in tests/data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from training.psd_labels import label_psd
+from training.sources import APPROVED
+from training.svg_labels import LabelConfig, label_svg
+from training.synthetic import SyntheticConfig, synthetic_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sample(files: list[Path], n: int) -> list[Path]:
+    """n evenly spaced files (deterministic)."""
+    if len(files) <= n:
+        return files
+    step = len(files) / n
+    return [files[int(i * step)] for i in range(n)]
+
+
+def rate(items: list, fn: Callable[[object], object]) -> tuple[float, float]:
+    """(files/s, ms/file) of fn over items."""
+    start = time.perf_counter()
+    for item in items:
+        fn(item)
+    elapsed = time.perf_counter() - start
+    return len(items) / elapsed, 1000 * elapsed / len(items)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=Path, default=ROOT / "datasets" / "sources")
+    parser.add_argument("--n", type=int, default=20, help="files per source")
+    parser.add_argument("--size", type=int, default=512, help="output side (px)")
+    args = parser.parse_args()
+
+    iso = LabelConfig(size=args.size)
+    auto = LabelConfig(size=args.size, method="auto")
+    rows: list[tuple[str, str, int, float, float]] = []
+    groups: dict[str, list[Path]] = {}
+    for name in APPROVED:
+        folder = args.sources / name / "svg"
+        if folder.is_dir():
+            groups[name] = sample(sorted(folder.glob("*.svg")), args.n)
+    if not groups:
+        groups["fixtures (tests/data)"] = sorted((ROOT / "tests/data/svg_labels").glob("*.svg"))
+    for name, files in groups.items():
+        rows.append((name, "isolation", len(files), *rate(files, lambda f: label_svg(f, iso))))
+        used: list[str] = []
+        fps, ms = rate(files, lambda f, used=used: used.append(label_svg(f, auto).method))
+        share = used.count("recolour") / max(1, len(used))
+        rows.append((name, f"auto ({share:.0%} recolour)", len(files), fps, ms))
+    psds = sorted((ROOT / "tests/data/psd_labels").glob("*.psd"))
+    rows.append(
+        ("psd fixtures", "psd-tools", len(psds), *rate(psds, lambda p: label_psd(p, args.size)))
+    )
+    synth = SyntheticConfig(size=args.size)
+    seeds = list(range(args.n * 2))
+    rows.append(
+        ("synthetic", "procedural", len(seeds), *rate(seeds, lambda s: synthetic_sample(s, synth)))
+    )
+
+    print(f"ground truth at {args.size}x{args.size}, 1 process")
+    print(f"{'source':<24}{'method':<24}{'files':>6}{'files/s':>10}{'ms/file':>10}")
+    for name, method, count, fps, ms in rows:
+        print(f"{name:<24}{method:<24}{count:>6}{fps:>10.2f}{ms:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
