@@ -84,13 +84,18 @@ def build_layers(
     if owner.shape != rgba.shape[:2]:
         raise ValueError(f"owner {owner.shape} and image {rgba.shape[:2]} differ in shape")
     boxes = ndi.find_objects(owner.astype(np.int32) + 1, max_label=n_layers)
-    return [_build_layer(n, box, owner, rgba, config) for n, box in enumerate(boxes)]
+    dtype = np.int8 if n_layers < 127 else np.int32
+    owner = owner.astype(dtype)
+    # owner of fully opaque pixels only (-1 elsewhere): completion may go under these alone
+    hider = np.where(rgba[..., 3] == 255, owner, dtype(-1))
+    return [_build_layer(n, box, owner, hider, rgba, config) for n, box in enumerate(boxes)]
 
 
 def _build_layer(
     n: int,
     box: tuple[slice, slice] | None,
     owner: np.ndarray,
+    hider: np.ndarray,
     rgba: np.ndarray,
     config: CompletionConfig,
 ) -> LayerPixels:
@@ -105,126 +110,153 @@ def _build_layer(
         xs = slice(max(0, xs.start - margin), min(w, xs.stop + margin))
     own_c = owner[ys, xs]
     rgba_c = rgba[ys, xs]
+    ch, cw = own_c.shape
     own = own_c == n
-    fill = (own_c > n) & (rgba_c[..., 3] == 255)
-    inv_y = inv_x = np.zeros(0, np.int64)
-    inv_rgb = np.zeros((0, 3), np.uint8)
-    if config.mode != "none" and fill.any():
+    fill = hider[ys, xs] > n
+    pixels32 = _as_uint32(rgba_c)
+    has_fill = config.mode != "none" and bool(fill.any())
+    s = 1
+    if has_fill:
         if config.mode == "nearest":
-            inv_y, inv_x, inv_rgb = _nearest_fill(own, fill, rgba_c, config.max_work_pixels)
+            s = _grid_factor(fill.size, config.max_work_pixels)
+            take, colour = _nearest_blocks(own, fill, pixels32, s)
         else:
-            inv_y, inv_x, inv_rgb = _harmonic_fill(own, fill, rgba_c, config.max_harmonic_cells)
-    mask = own.copy()
-    mask[inv_y, inv_x] = True
+            s = _grid_factor(fill.size, config.max_harmonic_cells)
+            take, colour = _harmonic_blocks(own, fill, rgba_c, s)
+        hb, wb = take.shape
+        invented = np.zeros((hb * s, wb * s), bool)
+        invented[:ch, :cw] = fill
+        inv5 = invented.reshape(hb, s, wb, s)
+        inv5 &= take[:, None, :, None]
+        out = np.zeros((hb * s, wb * s), np.uint32)
+        np.copyto(out.reshape(hb, s, wb, s), colour[:, None, :, None], where=inv5)
+        invented = invented[:ch, :cw]
+        out = out[:ch, :cw]
+        mask = own | invented
+    else:
+        invented = None
+        out = np.zeros((ch, cw), np.uint32)
+        mask = own
+    np.copyto(out, pixels32, where=own)
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    out = np.zeros((r1 - r0, c1 - c0, 4), np.uint8)
-    np.copyto(out, rgba_c[r0:r1, c0:c1], where=own[r0:r1, c0:c1, None])
-    out[inv_y - r0, inv_x - c0, :3] = inv_rgb
-    out[inv_y - r0, inv_x - c0, 3] = 255
+    tight = np.ascontiguousarray(out[r0:r1, c0:c1]).view(np.uint8).reshape(r1 - r0, c1 - c0, 4)
     visible = int(np.count_nonzero(own))
-    return LayerPixels(out, (int(xs.start + c0), int(ys.start + r0)), visible, int(inv_y.size))
+    n_invented = int(np.count_nonzero(invented)) if invented is not None else 0
+    return LayerPixels(tight, (int(xs.start + c0), int(ys.start + r0)), visible, n_invented)
+
+
+_OPAQUE32 = np.array([0, 0, 0, 255], np.uint8).view(np.uint32)[0]
+
+
+def _as_uint32(rgba: np.ndarray) -> np.ndarray:
+    """uint8 (h, w, 4) -> uint32 (h, w), one RGBA pixel per element (a copy if not contiguous)."""
+    return np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
 
 
 def _grid_factor(n_pixels: int, max_cells: int) -> int:
     return max(1, int(math.ceil(math.sqrt(n_pixels / max(1, max_cells)))))
 
 
-def _blocks(mask: np.ndarray, s: int, pad_value: bool) -> np.ndarray:
-    """bool (H, W) -> (H/s, W/s, s*s) block view, padded with `pad_value`."""
-    h, w = mask.shape
+def _blocks(array: np.ndarray, s: int, pad_value: object) -> np.ndarray:
+    """(H, W, ...) -> (ceil(H/s), ceil(W/s), s*s, ...) block view (a padded copy)."""
+    h, w = array.shape[:2]
     hb, wb = -(-h // s), -(-w // s)
-    padded = np.full((hb * s, wb * s), pad_value, bool)
-    padded[:h, :w] = mask
-    return padded.reshape(hb, s, wb, s).transpose(0, 2, 1, 3).reshape(hb, wb, s * s)
+    padded = np.full((hb * s, wb * s) + array.shape[2:], pad_value, array.dtype)
+    padded[:h, :w] = array
+    blocked = padded.reshape((hb, s, wb, s) + array.shape[2:]).swapaxes(1, 2)
+    return blocked.reshape((hb, wb, s * s) + array.shape[2:])
 
 
-def _nearest_fill(
-    own: np.ndarray, fill: np.ndarray, rgba_c: np.ndarray, max_cells: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Closest-point fill: (rows, cols, uint8 (k, 3) colours) of invented pixels in the crop."""
-    fy, fx = np.nonzero(fill)
-    s = _grid_factor(fill.size, max_cells)
+def _nearest_blocks(
+    own: np.ndarray, fill: np.ndarray, pixels32: np.ndarray, s: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Closest-point fill on s×s blocks: (take bool (hb, wb), colour uint32 RGBA (hb, wb)).
+
+    A block is known when it holds a non-hidden pixel; its representative is its first own pixel,
+    else its first non-hidden one. Every block takes the representative of the nearest known block
+    (itself if known); its hidden pixels join the layer when that representative is the layer's.
+    """
     if s == 1:
         iy, ix = ndi.distance_transform_edt(fill, return_distances=False, return_indices=True)
-        qy, qx = iy[fy, fx], ix[fy, fx]
-    else:
-        fill_b = _blocks(fill, s, True)
-        own_b = _blocks(own, s, False)
-        unknown = fill_b.all(axis=2)
-        # representative pixel of each block: its first own pixel, else its first non-hidden one
-        score = own_b.astype(np.int8) * 2 + (~fill_b).astype(np.int8)
-        rep = np.argmax(score, axis=2)
-        by, bx = np.indices(unknown.shape)
-        rep_y, rep_x = by * s + rep // s, bx * s + rep % s
-        ky, kx = ndi.distance_transform_edt(unknown, return_distances=False, return_indices=True)
-        cy, cx = fy // s, fx // s
-        ny, nx = ky[cy, cx], kx[cy, cx]
-        qy, qx = rep_y[ny, nx], rep_x[ny, nx]
-    take = own[qy, qx]
-    return fy[take], fx[take], rgba_c[qy[take], qx[take], :3]
+        take = own[iy, ix]
+        colour = pixels32[iy, ix] | _OPAQUE32
+        return take, colour
+    h, w = own.shape
+    score = own.view(np.int8) * np.int8(2)
+    score |= ~fill
+    score_b = _blocks(score, s, np.int8(0))
+    rep = np.argmax(score_b, axis=2)
+    unknown = np.take_along_axis(score_b, rep[..., None], axis=2)[..., 0] == 0
+    del score, score_b
+    hb, wb = rep.shape
+    rep_y = np.minimum(np.arange(hb)[:, None] * s + rep // s, h - 1)
+    rep_x = np.minimum(np.arange(wb)[None, :] * s + rep % s, w - 1)
+    ky, kx = ndi.distance_transform_edt(unknown, return_distances=False, return_indices=True)
+    ry, rx = rep_y[ky, kx], rep_x[ky, kx]
+    return own[ry, rx], pixels32[ry, rx] | _OPAQUE32
 
 
-def _harmonic_fill(
-    own: np.ndarray, fill: np.ndarray, rgba_c: np.ndarray, max_cells: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Harmonic fill: (rows, cols, uint8 (k, 3) colours) of invented pixels in the crop.
+def _harmonic_blocks(
+    own: np.ndarray, fill: np.ndarray, rgba_c: np.ndarray, s: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Harmonic fill on s×s blocks: (take bool (hb, wb), colour uint32 RGBA (hb, wb)).
 
-    Solves the Laplace equation on hidden cells for w (share of the layer's own pixels) and u
-    (w times the layer's colour), with Dirichlet values from non-hidden cells and zero flux at the
-    crop border; a hidden pixel joins the layer where w > 0.5 and gets colour u / w.
+    Solves the Laplace equation on hidden blocks for w (share of the layer's own pixels) and u
+    (w times the layer's colour), with Dirichlet values from blocks holding non-hidden pixels and
+    zero flux at the crop border; hidden pixels join the layer where w > 0.5, coloured u / w.
     """
-    s = _grid_factor(fill.size, max_cells)
     fill_b = _blocks(fill, s, True)
     own_b = _blocks(own, s, False)
     hb, wb = fill_b.shape[:2]
     known_count = (~fill_b).sum(axis=2).astype(np.float64)
     unknown = known_count == 0
-    rgb = np.zeros((hb * s, wb * s, 3), np.float64)
-    rgb[: own.shape[0], : own.shape[1]] = rgba_c[..., :3]
-    rgb_b = rgb.reshape(hb, s, wb, s, 3).transpose(0, 2, 1, 3, 4).reshape(hb, wb, s * s, 3)
+    rgb_b = _blocks(rgba_c[..., :3], s, 0).astype(np.float64)
     values = np.zeros((hb, wb, 4))
     safe = np.maximum(known_count, 1.0)
     values[..., 0] = own_b.sum(axis=2) / safe
     values[..., 1:] = (rgb_b * own_b[..., None]).sum(axis=2) / safe[..., None]
-    # only hidden components touching a cell with some of the layer can get a non-zero solution
+    # only hidden components touching a block with some of the layer get a non-zero solution
     comps, n_comps = ndi.label(unknown)
     touching = ndi.binary_dilation(values[..., 0] > 0) & unknown
     keep = np.zeros(n_comps + 1, bool)
     keep[np.unique(comps[touching])] = True
     keep[0] = False
-    solve = keep[comps]
     solution = values.copy()
-    cells = np.flatnonzero(solve.ravel())
+    cells = np.flatnonzero(keep[comps].ravel())
     if cells.size:
-        index = np.full(hb * wb, -1, np.int64)
-        index[cells] = np.arange(cells.size)
-        cy, cx = np.divmod(cells, wb)
-        rows_l, cols_l, diag = [], [], np.zeros(cells.size)
-        rhs = np.zeros((cells.size, 4))
-        flat_values = values.reshape(-1, 4)
-        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-            ny, nx = cy + dy, cx + dx
-            inside = (ny >= 0) & (ny < hb) & (nx >= 0) & (nx < wb)
-            diag += inside
-            nb = np.where(inside, ny * wb + nx, 0)
-            nb_index = np.where(inside, index[nb], -1)
-            inner = nb_index >= 0
-            rows_l.append(np.flatnonzero(inner))
-            cols_l.append(nb_index[inner])
-            boundary = inside & ~inner
-            rhs[boundary] += flat_values[nb[boundary]]
-        rows = np.concatenate([np.arange(cells.size), *rows_l])
-        cols = np.concatenate([np.arange(cells.size), *cols_l])
-        data = np.concatenate([diag, -np.ones(rows.size - cells.size)])
-        matrix = coo_matrix((data, (rows, cols)), shape=(cells.size, cells.size)).tocsc()
-        x = splu(matrix).solve(rhs)
-        solution.reshape(-1, 4)[cells] = x
+        solution.reshape(-1, 4)[cells] = _solve_laplace(cells, values.reshape(-1, 4), hb, wb)
     weight = solution[..., 0]
-    fy, fx = np.nonzero(fill)
-    wy, wx = fy // s, fx // s
-    take = weight[wy, wx] > 0.5
-    fy, fx, wy, wx = fy[take], fx[take], wy[take], wx[take]
-    colour = solution[wy, wx, 1:] / weight[wy, wx, None]
-    return fy, fx, np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+    take = weight > 0.5
+    colour = solution[..., 1:] / np.maximum(weight, 1e-12)[..., None]
+    rgba_b = np.empty((hb, wb, 4), np.uint8)
+    rgba_b[..., :3] = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+    rgba_b[..., 3] = 255
+    return take, rgba_b.view(np.uint32)[..., 0]
+
+
+def _solve_laplace(cells: np.ndarray, values: np.ndarray, hb: int, wb: int) -> np.ndarray:
+    """Discrete Laplace on grid `cells` (flat ids) with Dirichlet `values` (n, k) elsewhere."""
+    index = np.full(hb * wb, -1, np.int64)
+    index[cells] = np.arange(cells.size)
+    cy, cx = np.divmod(cells, wb)
+    rows_l, cols_l = [np.arange(cells.size)], [np.arange(cells.size)]
+    diag = np.zeros(cells.size)
+    rhs = np.zeros((cells.size, values.shape[1]))
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = cy + dy, cx + dx
+        inside = (ny >= 0) & (ny < hb) & (nx >= 0) & (nx < wb)
+        diag += inside
+        nb = np.where(inside, ny * wb + nx, 0)
+        nb_index = np.where(inside, index[nb], -1)
+        inner = nb_index >= 0
+        rows_l.append(np.flatnonzero(inner))
+        cols_l.append(nb_index[inner])
+        boundary = inside & ~inner
+        rhs[boundary] += values[nb[boundary]]
+    rows = np.concatenate(rows_l)
+    cols = np.concatenate(cols_l)
+    data = np.concatenate([diag, -np.ones(rows.size - cells.size)])
+    matrix = coo_matrix((data, (rows, cols)), shape=(cells.size, cells.size)).tocsc()
+    return splu(matrix).solve(rhs)

@@ -37,23 +37,34 @@ def grouped_median(values: np.ndarray, groups: np.ndarray, count: int) -> np.nda
         out[sizes > 0] = vmin
         return out
     q = np.rint((v - np.float32(vmin)) * np.float32(_LEVELS / span))
-    q = np.clip(q, 0, _LEVELS).astype(np.int64)
-    high, low = q >> 8, q & 255
+    np.clip(q, 0, _LEVELS, out=q)
+    q16 = q.astype(np.uint16)
     del q
-    hist = np.bincount(g * 256 + high, minlength=(count + 1) * 256).reshape(count + 1, 256)[1:]
+    code = g * 256
+    code += q16 >> 8  # (group + 1) * 256 + high byte
+    size = (count + 1) * 256
+    hist = np.bincount(code, minlength=size).reshape(count + 1, 256)[1:]
     sizes = hist.sum(axis=1)
     cum = np.cumsum(hist, axis=1)
     rows = np.arange(count)
+    ranks = ((sizes - 1) // 2, sizes // 2)
+    high_bins = [np.argmax(cum > rank[:, None], axis=1) for rank in ranks]
+    wanted = np.zeros(size, bool)
+    for high in high_bins:
+        wanted[(rows + 1) * 256 + high] = True
+    sel = wanted[code]
+    code_sel = code[sel]
+    low_sel = (q16[sel] & 255).astype(np.int64)
+    del code, sel
     result = np.zeros((2, count))
-    for k, rank in enumerate(((sizes - 1) // 2, sizes // 2)):
-        bin_hi = np.argmax(cum > rank[:, None], axis=1)
-        below = cum[rows, bin_hi] - hist[rows, bin_hi]
-        target = np.append(-1, bin_hi)  # target[g] for group ids shifted by one
-        sel = high == target[g]
-        sub = np.bincount(g[sel] * 256 + low[sel], minlength=(count + 1) * 256)
+    for k, (rank, high) in enumerate(zip(ranks, high_bins, strict=True)):
+        below = cum[rows, high] - hist[rows, high]
+        target = np.append(-1, (rows + 1) * 256 + high)  # per group id shifted by one
+        mine = code_sel == target[code_sel >> 8]
+        sub = np.bincount((code_sel[mine] >> 8) * 256 + low_sel[mine], minlength=size)
         sub_cum = np.cumsum(sub.reshape(count + 1, 256)[1:], axis=1)
-        bin_lo = np.argmax(sub_cum > (rank - below)[:, None], axis=1)
-        result[k] = (bin_hi * 256 + bin_lo) * (span / _LEVELS) + vmin
+        low = np.argmax(sub_cum > (rank - below)[:, None], axis=1)
+        result[k] = (high * 256 + low) * (span / _LEVELS) + vmin
     filled = sizes > 0
     out[filled] = 0.5 * (result[0][filled] + result[1][filled])
     return out

@@ -78,10 +78,13 @@ def segment_regions(rgba: np.ndarray, config: RegionConfig = RegionConfig()) -> 
     del keys
     components = label_components(quantised, background=-1, connectivity=1)
     del quantised
-    labels = _dissolve_specks(components, rgba, config.resolved_min_area(h * w), config)
+    comp_rgb = _mean_rgb_by_id(components.ravel(), rgba, int(components.max()) + 1)[1:]
+    labels, region_rgb = _dissolve_specks(
+        components, comp_rgb, rgba, config.resolved_min_area(h * w), config
+    )
     del components
     if config.merge_delta_e > 0:
-        labels = _merge_similar_neighbours(labels, rgba, config.merge_delta_e)
+        labels = _merge_similar_neighbours(labels, region_rgb, config.merge_delta_e)
     labels, count = _compact(labels)
     areas = np.bincount(labels.ravel() + 1, minlength=count + 1)[1:].astype(np.int64)
     median_rgb = region_median_rgb(labels, rgba, count)
@@ -106,12 +109,15 @@ def region_median_rgb(labels: np.ndarray, rgba: np.ndarray, count: int) -> np.nd
 
 def region_mean_rgb(labels: np.ndarray, rgba: np.ndarray, count: int) -> np.ndarray:
     """Mean colour of each region: float64 (count, 3) in [0, 255]. Labels -1 are ignored."""
-    flat = labels.ravel().astype(np.int64) + 1
-    areas = np.maximum(np.bincount(flat, minlength=count + 1)[1:], 1)
-    means = np.empty((count, 3))
+    return _mean_rgb_by_id(labels.ravel().astype(np.int64) + 1, rgba, count + 1)[1:]
+
+
+def _mean_rgb_by_id(ids: np.ndarray, rgba: np.ndarray, size: int) -> np.ndarray:
+    """Mean RGB per id: ids int (H*W,) in [0, size) -> float64 (size, 3); 0 for unused ids."""
+    areas = np.maximum(np.bincount(ids, minlength=size), 1)
+    means = np.empty((size, 3))
     for c in range(3):
-        sums = np.bincount(flat, weights=rgba[..., c].ravel(), minlength=count + 1)[1:]
-        means[:, c] = sums / areas
+        means[:, c] = np.bincount(ids, weights=rgba[..., c].ravel(), minlength=size) / areas
     return means
 
 
@@ -133,8 +139,9 @@ def _colour_keys(rgba: np.ndarray) -> np.ndarray:
 
 def _quantise_colours(keys: np.ndarray, step: float) -> np.ndarray:
     """Quantised-Lab cell id per pixel: int32 (H, W), computed once per distinct colour."""
-    present = np.bincount(keys.ravel(), minlength=_N_COLOURS)
-    colours = np.flatnonzero(present).astype(np.int64)
+    present = np.zeros(_N_COLOURS, bool)
+    present[keys.ravel()] = True
+    colours = np.flatnonzero(present)
     del present
     rgb = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], axis=1)
     cells = np.floor(rgb_to_lab(rgb) / step).astype(np.int64)
@@ -142,15 +149,24 @@ def _quantise_colours(keys: np.ndarray, step: float) -> np.ndarray:
     span = cells.max(axis=0) + 1
     codes = (cells[:, 0] * span[1] + cells[:, 1]) * span[2] + cells[:, 2]
     _, cell_id = np.unique(codes, return_inverse=True)
-    lut = np.zeros(_N_COLOURS, np.int32)
-    lut[colours] = cell_id.astype(np.int32)
+    lut = np.empty(_N_COLOURS, np.int32)
+    lut[colours] = cell_id.astype(np.int32).ravel()
     return lut[keys]
 
 
 def _dissolve_specks(
-    components: np.ndarray, rgba: np.ndarray, min_area: int, config: RegionConfig
-) -> np.ndarray:
-    """Labels int32 (H, W) with specks merged into adjacent large regions (-1 = transparent)."""
+    components: np.ndarray,
+    comp_rgb: np.ndarray,
+    rgba: np.ndarray,
+    min_area: int,
+    config: RegionConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Specks merged into adjacent large regions.
+
+    components: int (H, W) component ids, 0 = transparent; comp_rgb: float (C, 3) mean colour of
+    components 1..C. Returns (labels int32 (H, W), -1 = transparent; mean RGB (R, 3) of the
+    large components each region grew from, or of the island itself).
+    """
     h, w = components.shape
     areas = np.bincount(components.ravel())
     areas[0] = 0  # background (transparent)
@@ -162,11 +178,12 @@ def _dissolve_specks(
     new_id[large] = np.arange(int(large.sum()), dtype=np.int32)
     labels = new_id[components]
     n_large = int(large.sum())
+    region_rgb = comp_rgb[large[1:]]
     flat = labels.ravel()
     todo = np.flatnonzero(flat == -2)
     if todo.size == 0:
-        return labels
-    region_lab = rgb_to_lab(region_mean_rgb(np.where(labels >= 0, labels, -1), rgba, n_large))
+        return labels, region_rgb
+    region_lab = rgb_to_lab(region_rgb)
     rgb = rgba[..., :3].reshape(-1, 3)
     todo_lab = rgb_to_lab(rgb[todo])
     for _ in range(config.max_speck_steps):
@@ -191,21 +208,28 @@ def _dissolve_specks(
         flat[todo[done]] = best[done]
         todo, todo_lab = todo[~done], todo_lab[~done]
         if todo.size == 0:
-            return labels
+            return labels, region_rgb
     # Speck pixels with no large region around them (islands in transparency): own regions.
     rest = np.zeros(h * w, bool)
     rest[todo] = True
-    islands, _ = ndi.label(rest.reshape(h, w))
-    flat[todo] = n_large + islands.ravel()[todo] - 1
-    return labels
+    islands, n_islands = ndi.label(rest.reshape(h, w))
+    island_of = islands.ravel()[todo] - 1
+    flat[todo] = n_large + island_of
+    island_rgb = np.zeros((n_islands, 3))
+    sizes = np.maximum(np.bincount(island_of, minlength=n_islands), 1)
+    for c in range(3):
+        island_rgb[:, c] = np.bincount(island_of, rgb[todo, c], minlength=n_islands) / sizes
+    return labels, np.concatenate([region_rgb, island_rgb])
 
 
-def _merge_similar_neighbours(labels: np.ndarray, rgba: np.ndarray, delta_e: float) -> np.ndarray:
-    """Merge 4-adjacent regions whose mean colours are within `delta_e` (single linkage)."""
-    count = int(labels.max()) + 1
+def _merge_similar_neighbours(
+    labels: np.ndarray, region_rgb: np.ndarray, delta_e: float
+) -> np.ndarray:
+    """Merge 4-adjacent regions whose mean colours (float (R, 3)) are within `delta_e` ΔE76."""
+    count = len(region_rgb)
     if count <= 1:
         return labels
-    lab = rgb_to_lab(region_mean_rgb(labels, rgba, count))
+    lab = rgb_to_lab(region_rgb)
     pairs = []
     for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
         edge = (a != b) & (a >= 0) & (b >= 0)
@@ -226,7 +250,7 @@ def _merge_similar_neighbours(labels: np.ndarray, rgba: np.ndarray, delta_e: flo
 
 
 def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:
-    """Renumber labels to 0..count-1 in order of first appearance-free id order; -1 kept."""
+    """Renumber the used labels to 0..count-1 keeping their order; -1 stays -1."""
     top = int(labels.max()) + 1 if labels.size else 0
     if top <= 0:
         return labels.astype(np.int32, copy=False), 0
