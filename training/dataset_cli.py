@@ -1,11 +1,11 @@
-"""`decompose-train fetch-sources` and `decompose-train build-dataset`.
+"""`decompose-train fetch-sources` and `decompose-train build-dataset` (click commands).
 
 Dataset layout (docs/ARCHITECTURE.md): `DIR/rgb/NAME.png` (8-bit RGB), `DIR/label/NAME.png`
 (16-bit dense rank, 0 = background), `DIR/manifest.csv` (name, source, licence, visible_pieces,
-split). Beside them: `DIR/build.json` (the settings, checked on resume), `DIR/labels_log.csv`
-(one row per processed input: kept, dropped by curation, or failed, with piece counts) and
-`DIR/stats.json` (counts per source). Every file is written atomically, so an interrupted build
-resumes where it stopped.
+split). Beside them: `DIR/build.json` (the settings, checked on resume),
+`DIR/labels_log.csv` (one row per processed input: status ok, dropped (curation), empty or error,
+with piece counts) and `DIR/stats.json` (counts per source). Every file is written atomically,
+so an interrupted build resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def process_task(task: Task, config: BuildConfig, out: Path) -> dict[str, str]:
         row.update(status="dropped", reason="curation: non-consecutive same-colour overlap")
         return row
     if int(label.max()) == 0:
-        row.update(status="dropped", reason="no visible piece")
+        row.update(status="empty", reason="no visible piece")
         return row
     save_png(np.ascontiguousarray(rgb[..., :3]), out / "rgb" / f"{task.name}.png")
     save_png(label.astype(np.uint16), out / "label" / f"{task.name}.png")
@@ -241,6 +241,7 @@ def compute_stats(log: list[dict[str, str]], tasks: dict[str, Task]) -> dict:
             "kept": counts["ok"],
             "dropped_curation": counts["dropped"],
             "failed": counts["error"],
+            "empty": counts["empty"],
             "squashed_pieces": counts["squashed_pieces"],
             "train": counts["train"],
             "val": counts["val"],
@@ -321,12 +322,15 @@ def _run_tasks(
 
 
 def _print_stats(stats: dict) -> None:
-    header = f"{'source':<14}{'inputs':>8}{'kept':>8}{'dropped':>9}{'failed':>8}{'train':>8}{'val':>6}  pieces med (p10-p90)"
+    header = (
+        f"{'source':<14}{'inputs':>8}{'kept':>8}{'dropped':>9}{'failed':>8}{'squashed':>10}"
+        f"{'train':>8}{'val':>6}  pieces med (p10-p90)"
+    )
     click.echo(header)
     for source, s in stats.items():
         click.echo(
             f"{source:<14}{s['inputs']:>8}{s['kept']:>8}{s['dropped_curation']:>9}{s['failed']:>8}"
-            f"{s['train']:>8}{s['val']:>6}  {s['visible_pieces_median']} "
+            f"{s['squashed_pieces']:>10}{s['train']:>8}{s['val']:>6}  {s['visible_pieces_median']} "
             f"({s['visible_pieces_p10']}-{s['visible_pieces_p90']})"
         )
 
@@ -463,13 +467,3 @@ def fetch_sources(
     except SourceError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-
-
-def main() -> None:
-    """Entry point for `python -m training.dataset_cli build|fetch` (handy before cli.py exists)."""
-    group = click.Group(commands={"build-dataset": build_dataset, "fetch-sources": fetch_sources})
-    group(prog_name="dataset_cli")
-
-
-if __name__ == "__main__":
-    main()

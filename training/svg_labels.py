@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -108,7 +108,6 @@ class LabelledImage:
     squashed: int
     ambiguous: bool
     method: str
-    notes: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)

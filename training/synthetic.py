@@ -12,7 +12,7 @@ alpha >= `alpha_threshold`. Later pieces overwrite earlier ones; the label is th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -87,7 +87,6 @@ class Scene:
     texture: str = "none"
     texture_strength: float = 0.0
     seed: int = 0
-    notes: tuple[str, ...] = field(default=())
 
 
 @lru_cache(maxsize=32)

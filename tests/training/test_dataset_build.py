@@ -88,7 +88,7 @@ def test_build_dataset_end_to_end_and_resume(tmp_path: Path) -> None:
 def test_no_curation_keeps_ambiguous_files(tmp_path: Path) -> None:
     source = make_source(tmp_path)
     out = tmp_path / "ds"
-    args = [str(source), "--out", str(out), "--size", "32", "--no-curate"]
+    args = [str(source), "--out", str(out), "--size", "32", "--no-curate", "--workers", "2"]
     result = CliRunner().invoke(build_dataset, args)
     assert result.exit_code == 0, result.output
     assert len(read_csv(out / "manifest.csv")) == 5
