@@ -124,7 +124,7 @@ def test_page_decomposes_and_downloads_a_psd(
     assert not driver.find_element(By.ID, "to-photopea").is_displayed(), "not inside Photopea"
     items = driver.find_elements(By.CSS_SELECTOR, "#layers li.layer")
     shown = int(driver.find_element(By.ID, "layer-total").text)
-    assert 1 <= shown <= LAYERS and len(items) == shown
+    assert shown == LAYERS and len(items) == shown
     # Top first in the panel, like an editor: data-index runs n-1 .. 0.
     assert [int(li.get_attribute("data-index")) for li in items] == list(range(shown - 1, -1, -1))
     loaded = "return [...document.querySelectorAll('#layers img, #index-map')].every(i => i.complete && i.naturalWidth > 0)"
@@ -133,6 +133,11 @@ def test_page_decomposes_and_downloads_a_psd(
     if os.environ.get("BRIDGE_PAGE_SCREENSHOT"):
         shutil.copyfile(tmp_path / "page.png", os.environ["BRIDGE_PAGE_SCREENSHOT"])
 
+    ora = driver.find_element(By.ID, "download-ora")
+    assert (
+        ora.get_attribute("href").startswith("blob:")
+        and ora.get_attribute("download") == "house.ora"
+    )
     driver.find_element(By.ID, "download-psd").click()
     psd_path = downloads / "house.psd"
     wait_for(driver, lambda d: psd_path.exists() and not list(downloads.glob("*.crdownload")), 30)
@@ -150,19 +155,26 @@ def test_page_decomposes_and_downloads_a_psd(
     assert np.array_equal(composite, upload), "the downloaded PSD must recomposite to the upload"
 
 
-def choose_bytes(driver: object, data: bytes, name: str) -> None:
-    """Put a file with these bytes into the page's file input (as a user choosing it would)."""
+def give_file(driver: object, data: bytes, name: str, *, drop: bool = False) -> None:
+    """Hand the page a file with these bytes: through the file input, or dropped on the drop zone."""
     driver.execute_script(
         "const f = new File([new Uint8Array(arguments[0])], arguments[1], {type: 'image/png'});"
         "const t = new DataTransfer(); t.items.add(f);"
-        "const i = document.getElementById('file-input'); i.files = t.files;"
-        "i.dispatchEvent(new Event('change'));",
+        "if (arguments[2]) {"
+        "  const z = document.getElementById('drop-zone');"
+        "  z.dispatchEvent(new DragEvent('dragover', {dataTransfer: t, bubbles: true, cancelable: true}));"
+        "  z.dispatchEvent(new DragEvent('drop', {dataTransfer: t, bubbles: true, cancelable: true}));"
+        "} else {"
+        "  const i = document.getElementById('file-input'); i.files = t.files;"
+        "  i.dispatchEvent(new Event('change'));"
+        "}",
         list(data),
         name,
+        drop,
     )
 
 
-def test_page_reports_wrong_token_and_bad_image(bridge, browser) -> None:
+def test_page_errors_then_dropped_image_with_auto_layers(bridge, browser, illustration_png) -> None:
     driver, _ = browser
     driver.get(bridge.url + "/")
     status = lambda d: d.find_element(By.ID, "status")  # noqa: E731
@@ -174,7 +186,7 @@ def test_page_reports_wrong_token_and_bad_image(bridge, browser) -> None:
     wait_for(driver, lambda d: status(d).get_attribute("data-kind") == "error")
     assert "token" in status(driver).text.lower()
 
-    choose_bytes(driver, b"\x89PNG not really", "broken.png")
+    give_file(driver, b"\x89PNG not really", "broken.png")
     driver.find_element(By.ID, "decompose").click()
     wait_for(
         driver,
@@ -190,11 +202,20 @@ def test_page_reports_wrong_token_and_bad_image(bridge, browser) -> None:
     wait_for(
         driver, lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "ok"
     )
-    choose_bytes(driver, b"\x89PNG not really", "broken.png")
+    give_file(driver, b"\x89PNG not really", "broken.png", drop=True)
     driver.find_element(By.ID, "decompose").click()
     wait_for(driver, lambda d: status(d).get_attribute("data-kind") == "error")
     assert "token" not in status(driver).text.lower()
     assert not driver.find_element(By.ID, "result-panel").is_displayed()
+
+    give_file(driver, illustration_png(64, 48, seed=4), "dropped.png", drop=True)
+    driver.find_element(By.ID, "layer-auto").click()
+    assert not driver.find_element(By.ID, "layer-count").is_enabled()
+    driver.find_element(By.ID, "decompose").click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "result-panel").is_displayed())
+    shown = int(driver.find_element(By.ID, "layer-total").text)
+    assert shown >= 1 and len(driver.find_elements(By.CSS_SELECTOR, "#layers li.layer")) == shown
+    assert driver.find_element(By.ID, "download-psd").get_attribute("download") == "dropped.psd"
 
 
 def test_no_browser_left_running() -> None:

@@ -155,6 +155,8 @@ class DepthDocker(DockWidget):
             )
         except (BridgeError, ResultError, OSError) as error:
             self.signals.failed.emit(str(error))
+        except Exception as error:  # a thread must always report back, or the docker stays busy
+            self.signals.failed.emit(f"Unexpected error: {error!r}")
 
     def _cancel(self) -> None:
         if self.job_id:
