@@ -1,0 +1,192 @@
+"""Batch conversion through the real `decompose` CLI: mirroring, bad files, resume, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from decomposer.batch import JOURNAL_NAME
+from decomposer.cli import main
+from decomposer.verify import read_layers, verify_output
+
+
+def art(path: Path, seed: int, size: tuple[int, int] = (80, 60)) -> Path:
+    """A flat-colour illustration (random rectangles, distinct per seed) saved at `path`."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    pixels = np.zeros((h, w, 3), np.uint8)
+    pixels[...] = rng.integers(0, 256, 3)
+    for _ in range(6):
+        x0, y0 = rng.integers(0, w - 8), rng.integers(0, h - 8)
+        x1, y1 = x0 + rng.integers(6, w // 2), y0 + rng.integers(6, h // 2)
+        pixels[y0:y1, x0:x1] = rng.integers(0, 256, 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def run(*args: object) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def report_of(path: Path) -> dict[str, dict]:
+    data = json.loads(path.read_text())
+    return {Path(entry["input"]).name: entry for entry in data["files"]}
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """Temp files or folders anywhere under `folder` (everything hidden but the journal)."""
+    return [p for p in folder.rglob(".*") if p.name != JOURNAL_NAME]
+
+
+def test_bad_file_among_good_ones_mirrors_tree_and_exits_1(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = [
+        art(src / "a.png", 1),
+        art(src / "sub" / "b.png", 2),
+        art(src / "sub" / "deep" / "c.jpg", 3),
+    ]
+    (src / "sub" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n but then garbage")
+    (src / "notes.txt").write_text("not an image")
+    result = run(src, "-o", out, "--model", "tiny", "-n", "3", "--workers", "2", "--verify",
+                 "--report", tmp_path / "report.json")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    expected = [out / "a.psd", out / "sub" / "b.psd", out / "sub" / "deep" / "c.psd"]
+    for source, output in zip(good, expected, strict=True):
+        back = read_layers(output)
+        assert len(back.visible_layers()) == 3
+        rgba = np.asarray(Image.open(source).convert("RGBA"))
+        assert verify_output(output, rgba).ok
+    assert not (out / "sub" / "bad.psd").exists() and not (out / "notes.psd").exists()
+    assert leftovers(out) == []
+    report = report_of(tmp_path / "report.json")
+    assert {name: entry["status"] for name, entry in report.items()} == {
+        "a.png": "done", "b.png": "done", "c.jpg": "done", "bad.png": "failed"
+    }  # fmt: skip
+    assert report["bad.png"]["error"].startswith(str(src / "sub" / "bad.png"))
+    assert "\n" not in report["bad.png"]["error"]
+    assert all(report[n]["layers"] == 3 and report[n]["seconds"] > 0 for n in ("a.png", "b.png"))
+    assert str(src / "sub" / "bad.png") in result.stderr and "Traceback" not in result.output
+
+
+def test_resume_skips_done_files_and_never_trusts_a_half_written_one(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    for number, name in enumerate(("a", "b", "c")):
+        art(src / f"{name}.png", 10 + number)
+    first = run(src, "-o", out, "--model", "tiny", "-n", "3", "-q")
+    assert first.exit_code == 0, first.output
+    assert (out / JOURNAL_NAME).is_file()
+
+    again = run(src, "-o", out, "--model", "tiny", "-n", "3", "--json")
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["totals"]["skipped"] == 3
+
+    # A crash of a non-atomic writer would leave a truncated file under the final name, and the
+    # input of c changes: both are redone, a is still skipped.
+    half = out / "b.psd"
+    half.write_bytes(half.read_bytes()[: half.stat().st_size // 2])
+    art(src / "c.png", 99)
+    third = run(src, "-o", out, "--model", "tiny", "-n", "3", "--report", tmp_path / "r3.json")
+    assert third.exit_code == 0, third.output
+    statuses = {n: e["status"] for n, e in report_of(tmp_path / "r3.json").items()}
+    assert statuses == {"a.png": "skipped", "b.png": "done", "c.png": "done"}
+    assert verify_output(half, np.asarray(Image.open(src / "b.png").convert("RGBA"))).ok
+
+    # Other options that change the output re-process; --overwrite redoes everything.
+    changed = run(src, "-o", out, "--model", "tiny", "-n", "2", "--json")
+    assert json.loads(changed.stdout)["totals"]["done"] == 3
+    assert len(read_layers(out / "a.psd").visible_layers()) == 2
+    forced = run(src, "-o", out, "--model", "tiny", "-n", "2", "--overwrite", "--json")
+    assert json.loads(forced.stdout)["totals"] == {
+        "done": 3, "skipped": 0, "failed": 0, "interrupted": 0, "planned": 0
+    }  # fmt: skip
+
+
+def test_interrupted_batch_resumes_only_the_remaining_files(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    names = [f"img{number}.png" for number in range(6)]
+    for number, name in enumerate(names):
+        art(src / name, 100 + number, size=(360, 270))
+    command = [sys.executable, "-m", "decomposer.cli", str(src), "-o", str(out), "--model",
+               "tiny", "-n", "3", "--report", str(tmp_path / "r1.json")]  # fmt: skip
+    with open(tmp_path / "log.txt", "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while not any(out.glob("*.psd")):
+                assert process.poll() is None, (tmp_path / "log.txt").read_text()
+                assert time.monotonic() < deadline, "no output appeared"
+                time.sleep(0.02)
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    log_text = (tmp_path / "log.txt").read_text()
+    assert code == 130, log_text
+    assert "interrupted" in log_text and "Traceback" not in log_text
+    written = sorted(p.name for p in out.glob("*.psd"))
+    assert 1 <= len(written) < len(names), written
+    first = json.loads((tmp_path / "r1.json").read_text())
+    assert first["interrupted"] is True
+    done_first = sorted(Path(e["output"]).name for e in first["files"] if e["status"] == "done")
+    assert done_first == written
+    assert leftovers(out) == []
+
+    second = run(src, "-o", out, "--model", "tiny", "-n", "3", "--report", tmp_path / "r2.json")
+    assert second.exit_code == 0, second.output
+    statuses = {n: e["status"] for n, e in report_of(tmp_path / "r2.json").items()}
+    assert sorted(n for n, s in statuses.items() if s == "skipped") == [
+        Path(w).with_suffix(".png").name for w in written
+    ]
+    assert sum(s == "done" for s in statuses.values()) == len(names) - len(written)
+    assert sorted(p.name for p in out.glob("*.psd")) == [
+        Path(n).with_suffix(".psd").name for n in names
+    ]
+
+
+def test_dry_run_globs_explicit_files_and_collisions(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    art(src / "a.png", 1)
+    art(src / "sub" / "b.png", 2)
+    art(src / "sub" / "b.jpg", 3)
+    out = tmp_path / "out"
+    plan = run(f"{src}/**/*.png", "-o", out, "--dry-run", "--json")
+    assert plan.exit_code == 0, plan.output
+    data = json.loads(plan.stdout)
+    assert data["dry_run"] is True and data["totals"]["planned"] == 2
+    assert sorted(e["output"] for e in data["files"]) == [
+        str(out / "a.psd"),
+        str(out / "sub" / "b.psd"),
+    ]
+    listing = run(src, "-o", out, "--dry-run", "--format", "ora")
+    # b.png and b.jpg would both write out/sub/b.ora: the plan says so and exits 1.
+    assert listing.exit_code == 1
+    assert f"process      {src / 'a.png'} -> {out / 'a.ora'}" in listing.stdout
+    assert f"cannot run   {src / 'sub' / 'b.png'} -> {out / 'sub' / 'b.ora'}" in listing.stdout
+    assert not out.exists()
+
+    both = run(src / "sub" / "b.png", src / "sub" / "b.jpg", "-o", out, "--model", "tiny",
+               "-n", "2", "--format", "ora", "--report", tmp_path / "r.json")  # fmt: skip
+    assert both.exit_code == 1
+    report = report_of(tmp_path / "r.json")
+    assert report["b.png"]["status"] == "done" and (out / "b.ora").is_file()
+    assert report["b.jpg"]["status"] == "failed" and "also the output" in report["b.jpg"]["error"]
+
+
+def test_missing_input_among_several_is_a_usage_error(tmp_path: Path) -> None:
+    art(tmp_path / "a.png", 1)
+    result = run(tmp_path / "a.png", tmp_path / "nope", "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope'}: no such file or folder"
+    assert not (tmp_path / "out").exists()
+    many = run(tmp_path / "a.png", tmp_path / "a.png", "-o", tmp_path / "x.psd")
+    assert many.exit_code == 2 and "must be a folder" in many.output
