@@ -44,6 +44,8 @@ class SyntheticConfig:
     p_fade: float = 0.15
     p_translucent: float = 0.1
     p_texture: float = 0.3
+    p_nested: float = 0.55
+    p_mirror: float = 0.35
 
     def __post_init__(self) -> None:
         if self.size < 8:
@@ -63,7 +65,8 @@ class Piece:
     kind: one of KINDS; points: polygon/polyline vertices or the (x0, y0, x1, y1) box of
     rect/rounded/ellipse/text; width: stroke/outline width (px); colour/colour2: sRGB 0..255
     (colour2 is the gradient's far end); gradient: "flat" | "linear" | "radial"; fade: the
-    gradient's alpha falls from 1 to 0; opacity: in (0, 1]; text: the string of a text piece.
+    gradient's alpha falls from 1 to 0; opacity: in (0, 1]; text: the string of a text piece;
+    mirror: x (px) of a vertical axis about which the shape is drawn a second time (eye pairs).
     """
 
     kind: str
@@ -76,6 +79,7 @@ class Piece:
     width: float = 0.0
     shape: str = "rect"
     text: str = ""
+    mirror: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,24 @@ def _box(rng: np.random.Generator, size: int, centre: tuple[float, float]) -> tu
     cx = centre[0] + rng.normal(0, size * 0.15)
     cy = centre[1] + rng.normal(0, size * 0.15)
     return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+
+
+def _child_box(
+    rng: np.random.Generator, parent: tuple[float, ...]
+) -> tuple[tuple[float, ...], float | None]:
+    """A box inside `parent` (a part of an object, like an eye on a face) and, for symmetric
+    pairs, the parent's vertical centre line to mirror it about (else None)."""
+    x0, y0, x1, y1 = parent
+    pw, ph = x1 - x0, y1 - y0
+    w = pw * rng.uniform(0.15, 0.5)
+    h = min(ph * 0.9, w * rng.uniform(0.5, 1.6))
+    cy = rng.uniform(y0 + h / 2, max(y0 + h / 2, y1 - h / 2))
+    axis = (x0 + x1) / 2
+    if rng.random() < 0.5 and w < pw * 0.4:
+        cx = rng.uniform(axis - pw / 2 + w / 2, axis - w / 2 - pw * 0.02)
+        return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), axis
+    cx = rng.uniform(x0 + w / 2, max(x0 + w / 2, x1 - w / 2))
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), None
 
 
 def _shape_points(rng: np.random.Generator, shape: str, box: tuple[float, ...]) -> tuple:
@@ -156,6 +178,7 @@ def sample_scene(seed: int, config: SyntheticConfig | None = None) -> Scene:
     size = config.size
     used: list[tuple[int, int, int]] = []
     pieces: list[Piece] = []
+    parents: list[tuple[float, ...]] = []
     centre = (size * rng.uniform(0.35, 0.65), size * rng.uniform(0.35, 0.65))
     target = int(rng.integers(config.min_pieces, config.max_pieces + 1))
 
@@ -202,15 +225,27 @@ def sample_scene(seed: int, config: SyntheticConfig | None = None) -> Scene:
             pieces.append(Piece("stroke", pts, _random_colour(rng, used), width=width))
         else:
             shape = str(rng.choice(SHAPES))
-            points = _shape_points(rng, shape, _box(rng, size, centre))
-            pieces.append(Piece(shape, points, _random_colour(rng, used), shape=shape, **paint()))
+            mirror = None
+            if parents and rng.random() < config.p_nested:
+                box, axis = _child_box(rng, parents[int(rng.integers(len(parents)))])
+                mirror = axis if rng.random() < config.p_mirror else None
+            else:
+                box = _box(rng, size, centre)
+            points = _shape_points(rng, shape, box)
+            parents.append(box)
+            style = paint()
+            if mirror is not None:
+                style.update(gradient="flat", colour2=None, fade=False)
+            colour = _random_colour(rng, used)
+            pieces.append(Piece(shape, points, colour, shape=shape, mirror=mirror, **style))
             if rng.random() < config.p_outline and len(pieces) < target:
                 dark = tuple(int(v) for v in rng.integers(0, 70, 3))
                 while dark in used:
                     dark = tuple(int(v) for v in rng.integers(0, 70, 3))
                 used.append(dark)
                 width = float(size * rng.uniform(0.008, 0.03))
-                pieces.append(Piece("outline", points, dark, width=width, shape=shape))
+                outline = Piece("outline", points, dark, width=width, shape=shape, mirror=mirror)
+                pieces.append(outline)
     texture = "none"
     strength = 0.0
     if rng.random() < config.p_texture:
@@ -236,19 +271,29 @@ def _coverage(piece: Piece, size: int, ss: int) -> np.ndarray:
     else:
         outline = piece.kind == "outline"
         style = {"outline": 255, "width": width} if outline else {"fill": 255}
-        if piece.shape == "rect":
-            draw.rectangle(_ordered_box(pts), **style)
-        elif piece.shape == "rounded":
-            box = _ordered_box(pts)
-            radius = 0.2 * min(box[2] - box[0], box[3] - box[1])
-            draw.rounded_rectangle(box, radius=radius, **style)
-        elif piece.shape == "ellipse":
-            draw.ellipse(_ordered_box(pts), **style)
-        else:
-            draw.polygon(pts, **style)
+        _draw_shape(draw, piece.shape, pts, style)
+        if piece.mirror is not None:
+            axis = 2 * piece.mirror * ss
+            _draw_shape(draw, piece.shape, [(axis - x, y) for x, y in pts], style)
     if ss > 1:
         canvas = canvas.reduce(ss)
     return np.asarray(canvas, dtype=np.float32) / 255.0
+
+
+def _draw_shape(
+    draw: ImageDraw.ImageDraw, shape: str, pts: list[tuple[float, float]], style: dict
+) -> None:
+    """Draw one rect/rounded/ellipse (pts = two corners) or polygon/blob (pts = vertices)."""
+    if shape == "rect":
+        draw.rectangle(_ordered_box(pts), **style)
+    elif shape == "rounded":
+        box = _ordered_box(pts)
+        radius = 0.2 * min(box[2] - box[0], box[3] - box[1])
+        draw.rounded_rectangle(box, radius=radius, **style)
+    elif shape == "ellipse":
+        draw.ellipse(_ordered_box(pts), **style)
+    else:
+        draw.polygon(pts, **style)
 
 
 def _ordered_box(pts: list[tuple[float, float]]) -> list[float]:

@@ -47,6 +47,16 @@ def test_outline_above_fill_and_full_background() -> None:
     np.testing.assert_array_equal(label, expected)
 
 
+def test_mirrored_part_is_one_piece_drawn_twice() -> None:
+    face = rect(0, 0, 15, 15, RED)
+    eye = dataclasses.replace(rect(3, 4, 5, 6, BLUE), mirror=8.0)  # copy at x 11..13
+    _, label = render_scene(Scene(16, (face, eye)), supersample=1)
+    expected = np.ones((16, 16), dtype=np.uint16)
+    expected[4:7, 3:6] = 2
+    expected[4:7, 11:14] = 2
+    np.testing.assert_array_equal(label, expected)
+
+
 def test_fading_gradient_owns_where_alpha_at_least_ten_percent() -> None:
     fade = rect(0, 0, 31, 3, RED, colour2=RED, gradient="linear", fade=True)
     _, label = render_scene(Scene(32, (fade,)), supersample=1)
@@ -101,15 +111,17 @@ def test_generator_covers_every_feature() -> None:
     gradients: Counter[str] = Counter()
     textures: Counter[str] = Counter()
     fades = 0
+    mirrored = 0
     for seed in range(60):
         scene = sample_scene(seed, config)
         assert config.min_pieces <= len(scene.pieces) <= config.max_pieces
         kinds.update(p.kind for p in scene.pieces)
         gradients.update(p.gradient for p in scene.pieces)
         fades += sum(p.fade for p in scene.pieces)
+        mirrored += sum(p.mirror is not None for p in scene.pieces)
         textures[scene.texture] += 1
     assert {"background", "stroke", "outline", "text", "rect", "ellipse", "polygon"} <= set(kinds)
-    assert {"linear", "radial"} <= set(gradients) and fades > 0
+    assert {"linear", "radial"} <= set(gradients) and fades > 0 and mirrored > 0
     assert {"paper", "canvas", "none"} <= set(textures)
 
 
