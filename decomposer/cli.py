@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +104,18 @@ def _is_single(inputs: tuple[str, ...]) -> bool:
     return len(inputs) == 1 and Path(inputs[0]).is_file()
 
 
-def _load_model_or_exit(ctx: click.Context, name: str | None, console: Console) -> Any:
+def _load_model_or_exit(
+    ctx: click.Context, name: str | None, console: Console, verbose: bool = False
+) -> Any:
     from decomposer import load_model
 
+    started = time.perf_counter()
     try:
-        return load_model(name)
+        net = load_model(name)
+        if verbose:
+            seconds = time.perf_counter() - started
+            console.print(f"model {name or 'default'} loaded in {seconds:.2f} s", markup=False)
+        return net
     except (DecomposerError, OSError, ValueError) as exc:
         _fail(
             console, f"model {name or 'default'}: {str(exc).splitlines()[0] if str(exc) else exc}"
@@ -317,6 +325,10 @@ def _single_job(
         fmt = fmt or "psd"
         default = default_output_path(source, fmt)
         target = default if output is None else output / default.name
+    if target.resolve() == source.resolve():
+        raise InvalidOptionError(
+            f"{source}: the output would overwrite the input; pass -o or another --format"
+        )
     if depth_out is not None and depth_out.suffix.lower() not in {".png", ".npy"}:
         raise click.UsageError(f"{depth_out}: --depth-out must end in .png or .npy")
     return Job(source, target, depth_out), fmt
@@ -341,7 +353,7 @@ def _run_single(
         else:
             click.echo(f"would write {job.output} from {job.source}")
         return EXIT_OK
-    net = _load_model_or_exit(ctx, options.model, errors)
+    net = _load_model_or_exit(ctx, options.model, errors, verbose)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -431,7 +443,7 @@ def _run_many(
         report = run_batch(
             jobs,
             options,
-            load_model=lambda: _load_model_or_exit(ctx, options.model, errors),
+            load_model=lambda: _load_model_or_exit(ctx, options.model, errors, verbose),
             journal=journal,
             workers=workers,
             overwrite=overwrite,

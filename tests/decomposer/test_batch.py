@@ -56,7 +56,7 @@ def test_bad_file_among_good_ones_mirrors_tree_and_exits_1(tmp_path: Path) -> No
     ]
     (src / "sub" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n but then garbage")
     (src / "notes.txt").write_text("not an image")
-    result = run(src, "-o", out, "--model", "tiny", "-n", "3", "--workers", "2", "--verify",
+    result = run(src, "-o", out, "--model", "tiny", "-n", "3", "--workers", "2", "--verify", "-v",
                  "--report", tmp_path / "report.json")  # fmt: skip
     assert result.exit_code == 1, result.output
     expected = [out / "a.psd", out / "sub" / "b.psd", out / "sub" / "deep" / "c.psd"]
@@ -75,6 +75,7 @@ def test_bad_file_among_good_ones_mirrors_tree_and_exits_1(tmp_path: Path) -> No
     assert "\n" not in report["bad.png"]["error"]
     assert all(report[n]["layers"] == 3 and report[n]["seconds"] > 0 for n in ("a.png", "b.png"))
     assert str(src / "sub" / "bad.png") in result.stderr and "Traceback" not in result.output
+    assert result.stderr.count("model tiny loaded in") == 1  # one model for the whole batch
 
 
 def test_resume_skips_done_files_and_never_trusts_a_half_written_one(tmp_path: Path) -> None:

@@ -164,3 +164,19 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> N
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["art.png"]
+
+
+def test_layered_psd_input_is_decoded_and_never_overwritten(tmp_path: Path) -> None:
+    art = make_art(tmp_path / "art.png")
+    assert run(art, "--model", "tiny", "-n", "3").exit_code == 0
+    psd = tmp_path / "art.psd"
+    before = psd.read_bytes()
+    clash = run(psd, "--model", "tiny")
+    assert clash.exit_code == 2 and "overwrite the input" in clash.stderr
+    assert psd.read_bytes() == before
+    again = run(
+        psd, "-o", tmp_path / "again.ora", "--model", "tiny", "-n", "3", "--verify", "--json"
+    )
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert data["verified"] is True and data["layers"] == 3
