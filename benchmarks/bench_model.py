@@ -1,0 +1,193 @@
+"""Benchmark the model presets: parameters, forward time and peak memory at the working size.
+
+Each (preset, dtype) runs in a fresh process so its peak memory is its own. Weights are random
+N(0, 0.02) (values do not change the cost); input is one random image at the preset's working
+size; forward under ``torch.inference_mode()``. bf16 casts the whole model and input.
+CPU memory is the process's peak RSS; CUDA memory is ``torch.cuda.max_memory_allocated``.
+
+Examples::
+
+    python benchmarks/bench_model.py                          # small + tiny, fp32
+    python benchmarks/bench_model.py -p small -d fp32 -d bf16 --repeats 5
+    python benchmarks/bench_model.py -p depthpro -d fp32 -d bf16 --warmup 0 --repeats 1
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import resource
+import time
+from dataclasses import asdict, dataclass
+
+import click
+import torch
+from rich.console import Console
+from rich.table import Table
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One benchmark row; times in seconds, memory in GiB."""
+
+    preset: str
+    dtype: str
+    device: str
+    size: int
+    params: int
+    first_s: float
+    best_s: float
+    encoder_s: float
+    decoder_s: float
+    head_s: float
+    build_mem_gib: float
+    peak_mem_gib: float
+
+
+def _rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(
+    preset: str, dtype: str, device_name: str | None, warmup: int, repeats: int, threads: int
+) -> Result:
+    """Build ``preset`` and time ``warmup + repeats`` forwards (run in a child process)."""
+    from model import create_model
+    from model.head import apply_output_activation
+    from model.inference import select_device
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    device = select_device(device_name)
+    with torch.device("meta"):
+        net = create_model(preset)
+    net = net.to(DTYPES[dtype]).to_empty(device=device).eval()
+    gen = torch.Generator(device=device).manual_seed(0)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.02, generator=gen)
+    size = net.config.working_size
+    x = torch.randn(1, 3, size, size, generator=gen, device=device).to(DTYPES[dtype])
+    _sync(device)
+    build_mem = torch.cuda.memory_allocated(device) / 2**30 if device.type == "cuda" else _rss_gib()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times: list[tuple[float, float, float]] = []
+    with torch.inference_mode():
+        for _ in range(warmup + repeats):
+            t0 = time.perf_counter()
+            feats = net.encoder(x)
+            _sync(device)
+            t1 = time.perf_counter()
+            dec = net.decoder(feats)
+            _sync(device)
+            t2 = time.perf_counter()
+            apply_output_activation(net.head(dec), net.config.output_activation)
+            _sync(device)
+            t3 = time.perf_counter()
+            times.append((t1 - t0, t2 - t1, t3 - t2))
+            del feats, dec
+    totals = [sum(t) for t in times]
+    timed = times[warmup:] or times
+    best = min(timed, key=sum)
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else _rss_gib()
+    return Result(
+        preset=preset,
+        dtype=dtype,
+        device=str(device),
+        size=size,
+        params=sum(p.numel() for p in net.parameters()),
+        first_s=totals[0],
+        best_s=sum(best),
+        encoder_s=best[0],
+        decoder_s=best[1],
+        head_s=best[2],
+        build_mem_gib=build_mem,
+        peak_mem_gib=peak,
+    )
+
+
+def render(results: list[Result]) -> Table:
+    """A rich table of the results."""
+    table = Table(title="model forward benchmark (batch 1, working size)")
+    for col in ("preset", "dtype", "device", "size", "params (M)", "first (s)", "best (s)"):
+        table.add_column(col, justify="right")
+    for col in ("enc / dec / head (s)", "mem after build (GiB)", "peak mem (GiB)"):
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(
+            r.preset,
+            r.dtype,
+            r.device,
+            f"{r.size}²",
+            f"{r.params / 1e6:.2f}",
+            f"{r.first_s:.3f}",
+            f"{r.best_s:.3f}",
+            f"{r.encoder_s:.3f} / {r.decoder_s:.3f} / {r.head_s:.3f}",
+            f"{r.build_mem_gib:.2f}",
+            f"{r.peak_mem_gib:.2f}",
+        )
+    return table
+
+
+@click.command()
+@click.option(
+    "-p",
+    "--preset",
+    "presets",
+    multiple=True,
+    default=("small", "tiny"),
+    show_default=True,
+    help="Preset(s) to measure (repeat the option): depthpro, small, tiny.",
+)
+@click.option(
+    "-d",
+    "--dtype",
+    "dtypes",
+    multiple=True,
+    type=click.Choice(list(DTYPES)),
+    default=("fp32",),
+    show_default=True,
+    help="Precision(s); bf16 casts model and input.",
+)
+@click.option("--device", default=None, help="cpu, cuda, mps; default: best available.")
+@click.option("--warmup", default=1, show_default=True, help="Untimed forwards first.")
+@click.option("--repeats", default=3, show_default=True, help="Timed forwards (best is kept).")
+@click.option("--threads", default=0, help="torch intra-op threads; 0 = torch's default.")
+def main(
+    presets: tuple[str, ...],
+    dtypes: tuple[str, ...],
+    device: str | None,
+    warmup: int,
+    repeats: int,
+    threads: int,
+) -> None:
+    """Print parameters, forward time and peak memory per preset and dtype."""
+    from model import list_presets
+
+    unknown = sorted(set(presets) - set(list_presets()))
+    if unknown:
+        raise click.BadParameter(f"unknown preset(s): {', '.join(unknown)}", param_hint="preset")
+    console = Console(width=200)
+    results: list[Result] = []
+    ctx = multiprocessing.get_context("spawn")
+    for preset in presets:
+        for dtype in dtypes:
+            with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+                job = pool.submit(measure, preset, dtype, device, warmup, repeats, threads)
+                result = job.result()
+            console.print(asdict(result), width=200)
+            results.append(result)
+    console.print(render(results))
+
+
+if __name__ == "__main__":
+    main()
