@@ -21,14 +21,16 @@ let image = null; // Blob of the chosen illustration
 let job = null; // {id, controller} of the job being followed
 let objectUrls = []; // blob: URLs owned by the current result
 
-/** The bridge this page talks to: its own origin when served by the bridge, else the saved URL. */
-function servedByBridge() {
+/** True when the page comes from a loopback http origin (normally the bridge itself). */
+function servedFromLoopback() {
   return location.protocol === "http:" && /^(127\.0\.0\.1|localhost|\[::1\])$/.test(location.hostname);
 }
 
+/** The bridge to talk to: the saved address (localStorage is per origin), else this page's origin. */
 function defaultBridgeUrl() {
-  if (servedByBridge()) return location.origin;
-  return localStorage.getItem(KEY_BRIDGE) || DEFAULT_BRIDGE;
+  const saved = localStorage.getItem(KEY_BRIDGE);
+  if (saved) return saved;
+  return servedFromLoopback() ? location.origin : DEFAULT_BRIDGE;
 }
 
 function bridge() {
@@ -208,7 +210,7 @@ function bind() {
     const token = ui.token.value.trim();
     if (token) localStorage.setItem(KEY_TOKEN, token);
     else localStorage.removeItem(KEY_TOKEN);
-    if (!servedByBridge()) localStorage.setItem(KEY_BRIDGE, ui.bridgeUrl.value.trim());
+    localStorage.setItem(KEY_BRIDGE, ui.bridgeUrl.value.trim());
     say(token ? "Token saved in this browser." : "Token removed.");
     connect();
   };

@@ -2,7 +2,6 @@
 // Plain ES module, no dependencies. Every call except health() sends the bearer token.
 
 export const API_VERSION = 1;
-export const CLIENT_ID = "illustrators-depth-web/1";
 
 /** Error carrying the bridge's JSON error body ({code, message, hint}) and the HTTP status. */
 export class BridgeError extends Error {
@@ -44,7 +43,7 @@ export class Bridge {
   }
 
   headers(extra = {}) {
-    const headers = { "X-Client": `${CLIENT_ID}; api=${API_VERSION}`, ...extra };
+    const headers = { "X-Bridge-Api": String(API_VERSION), ...extra };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     return headers;
   }
@@ -57,11 +56,15 @@ export class Bridge {
         headers: this.headers(options.headers || {}),
       });
     } catch (cause) {
+      const target = this.baseUrl || location.origin;
+      const crossOrigin = new URL(target, location.href).origin !== location.origin;
       throw new BridgeError(
         0,
         "not_running",
-        `Cannot reach the bridge at ${this.baseUrl || location.origin}.`,
-        "Start it with `decompose-bridge`; inside Photopea also allow local-network access.",
+        `Cannot reach the bridge at ${target}.`,
+        crossOrigin
+          ? `Start it with \`decompose-bridge --allow-origin ${location.origin}\`; inside Photopea also allow local-network access.`
+          : "Start it with `decompose-bridge`.",
       );
     }
     if (!response.ok) throw await errorFrom(response);

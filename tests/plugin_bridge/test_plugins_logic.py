@@ -28,7 +28,7 @@ from plugin_bridge.plugins import bundle
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugin_bridge" / "plugins"
 LOGIC = PLUGINS / "common" / "layers_from_result.py"
-UXP_TESTS = PLUGINS / "photoshop-uxp" / "test"
+UXP_TEST = PLUGINS / "photoshop-uxp" / "test" / "bridge_logic.test.js"
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 
 
@@ -190,7 +190,11 @@ def test_uxp_logic_under_node_test_runner(bridge) -> None:
         pytest.skip("node is not installed: the UXP module is tested with `node --test` (Node 18+)")
     env = {**os.environ, "BRIDGE_URL": bridge.url, "BRIDGE_TOKEN": bridge.token, "NO_COLOR": "1"}
     run = subprocess.run(
-        [node, "--test", str(UXP_TESTS)], capture_output=True, text=True, env=env, timeout=120
+        [node, "--test", "--test-reporter=tap", str(UXP_TEST)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "# fail 0" in run.stdout and "# skipped 0" in run.stdout

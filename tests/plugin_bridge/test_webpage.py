@@ -6,9 +6,12 @@ index map and N layers, download the PSD and read it back with psd-tools.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,6 +219,61 @@ def test_page_errors_then_dropped_image_with_auto_layers(bridge, browser, illust
     shown = int(driver.find_element(By.ID, "layer-total").text)
     assert shown >= 1 and len(driver.find_elements(By.CSS_SELECTOR, "#layers li.layer")) == shown
     assert driver.find_element(By.ID, "download-psd").get_attribute("download") == "dropped.psd"
+
+
+@pytest.fixture
+def static_site() -> Iterator[str]:
+    """The page's folder served by a plain static HTTP server on another 127.0.0.1 port."""
+    static = ROOT / "plugin_bridge" / "static"
+    handler = functools.partial(QuietHandler, directory=str(static))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files without access logs on stderr."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_page_hosted_elsewhere_needs_the_cors_allow_list(
+    start_bridge, static_site, browser, illustration_png, tmp_path: Path
+) -> None:
+    """Like a Photopea plugin page: another origin calls the bridge; only an allow-listed one works."""
+    driver, _ = browser
+    source = tmp_path / "elsewhere.png"
+    source.write_bytes(illustration_png(48, 40, seed=8))
+    status = lambda d: d.find_element(By.ID, "status")  # noqa: E731
+    for allowed, expect in (((), "error"), ((static_site,), "ok")):
+        bridge = start_bridge(allowed_origins=allowed)
+        driver.get(static_site + "/index.html")
+        driver.execute_script("localStorage.clear()")
+        url = driver.find_element(By.ID, "bridge-url")
+        url.clear()
+        url.send_keys(bridge.url)
+        driver.find_element(By.ID, "token").clear()
+        driver.find_element(By.ID, "token").send_keys(bridge.token)
+        driver.find_element(By.ID, "save-token").click()
+        driver.find_element(By.ID, "file-input").send_keys(str(source))
+        count = driver.find_element(By.ID, "layer-count")
+        count.clear()
+        count.send_keys("2")
+        wait_for(driver, lambda d: d.find_element(By.ID, "decompose").is_enabled())
+        driver.find_element(By.ID, "decompose").click()
+        wait_for(driver, lambda d, e=expect: status(d).get_attribute("data-kind") == e)
+        if expect == "ok":
+            assert int(driver.find_element(By.ID, "layer-total").text) == 2
+        else:
+            text = status(driver).text
+            assert "Cannot reach the bridge" in text and f"--allow-origin {static_site}" in text
 
 
 def test_no_browser_left_running() -> None:

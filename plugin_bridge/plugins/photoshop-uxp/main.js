@@ -20,11 +20,10 @@ function say(text) {
   $("message").textContent = text;
 }
 
-/** The active document flattened to 8-bit RGBA PNG bytes (must run inside executeAsModal). */
+/** The active document flattened to an 8-bit RGBA PNG (must run inside executeAsModal). */
 async function flattenedPng(doc) {
-  const { imageData } = await imaging.getPixels({
-    documentID: doc.id, componentSize: 8, targetComponentCount: 4, colorSpace: "RGB",
-  });
+  // No layerID: the document composite. 3 components when the document has no transparency.
+  const { imageData } = await imaging.getPixels({ documentID: doc.id, componentSize: 8, colorSpace: "RGB" });
   try {
     const pixels = await imageData.getData();
     return encodePng(imageData.width, imageData.height, pixels, imageData.components);

@@ -1,5 +1,5 @@
 // node --test for bridge_logic.js against a RUNNING bridge:
-//   BRIDGE_URL=http://127.0.0.1:PORT BRIDGE_TOKEN=... node --test plugin_bridge/plugins/photoshop-uxp/test/
+//   BRIDGE_URL=http://127.0.0.1:PORT BRIDGE_TOKEN=... node --test plugin_bridge/plugins/photoshop-uxp/test/bridge_logic.test.js
 // tests/plugin_bridge/test_plugins_logic.py starts a real bridge and runs this file.
 "use strict";
 
