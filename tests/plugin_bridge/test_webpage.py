@@ -221,6 +221,32 @@ def test_page_errors_then_dropped_image_with_auto_layers(bridge, browser, illust
     assert driver.find_element(By.ID, "download-psd").get_attribute("download") == "dropped.psd"
 
 
+def test_page_shows_queue_and_cancels_a_queued_job(start_bridge, browser, illustration_png) -> None:
+    """With the worker busy, the page's job waits in the queue; Cancel drops it."""
+    driver, _ = browser
+    bridge = start_bridge()
+    client = BridgeClient(bridge.url, token=bridge.token)
+    big = illustration_png(2048, 2048, seed=9)
+    busy = [client.submit(big, layers=2, idempotency_key=f"busy-{k}").id for k in range(2)]
+    try:
+        driver.get(bridge.url + "/")
+        driver.find_element(By.ID, "token").send_keys(bridge.token)
+        driver.find_element(By.ID, "save-token").click()
+        give_file(driver, illustration_png(32, 32, seed=1), "queued.png")
+        wait_for(driver, lambda d: d.find_element(By.ID, "decompose").is_enabled())
+        driver.find_element(By.ID, "decompose").click()
+        status = lambda d: d.find_element(By.ID, "status").text  # noqa: E731
+        wait_for(driver, lambda d: status(d).startswith("Queued ("), 30)
+        assert driver.find_element(By.ID, "cancel").is_displayed()
+        driver.find_element(By.ID, "cancel").click()
+        wait_for(driver, lambda d: status(d) == "Cancelled.", 30)
+        assert not driver.find_element(By.ID, "result-panel").is_displayed()
+        assert not driver.find_element(By.ID, "cancel").is_displayed()
+    finally:
+        for job_id in reversed(busy):
+            client.cancel(job_id)
+
+
 @pytest.fixture
 def static_site() -> Iterator[str]:
     """The page's folder served by a plain static HTTP server on another 127.0.0.1 port."""
