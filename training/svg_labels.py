@@ -591,13 +591,14 @@ def label_svg_root(
     threshold = int(np.ceil(config.alpha_threshold * 255))
     if method == "recolour":
         ids, order = _recolour_label(expanded, width, height)
-        colours_by_piece = _piece_colours(expanded, order)
-        if _repeats_non_consecutively(colours_by_piece) and config.curate:
+        colours = _piece_colours(expanded, order)
+        squash_colours = colours if config.squash_same_colour else [None] * len(order)
+        groups = _squash_groups(squash_colours)
+        if config.curate and _repeats_non_consecutively(colours):
             method = "isolation"  # the curation filter needs every piece's own mask
+        elif not _same_runs_on_visible(squash_colours, groups, np.unique(ids)):
+            method = "isolation"  # an unseen piece may or may not split a same-colour run
         else:
-            groups = _squash_groups(
-                colours_by_piece if config.squash_same_colour else [None] * len(order)
-            )
             lut = np.zeros(len(order) + 1, dtype=np.int64)
             lut[1:] = groups
             raw = lut[np.clip(ids, 0, len(order))]
@@ -648,6 +649,26 @@ def _parse_colour(value: str) -> tuple[int, ...] | None:
     except ValueError:
         return None
     return (*rgb[:3], 255)
+
+
+def _same_runs_on_visible(
+    colours: list[tuple[int, ...] | None], groups: list[int], visible_ids: np.ndarray
+) -> bool:
+    """True when squashing over the visible pieces only gives the same runs as over all pieces.
+
+    Isolation squashes over the pieces that paint anything (visible or occluded), which one
+    recolour render cannot tell apart from empty ones; when both extremes agree, so does it.
+    """
+    visible = [int(v) - 1 for v in visible_ids if 0 < v <= len(colours)]
+    visible_groups = _squash_groups([colours[i] for i in visible])
+    for (p, q), (gp, gq) in zip(
+        zip(visible, visible[1:], strict=False),
+        zip(visible_groups, visible_groups[1:], strict=False),
+        strict=True,
+    ):
+        if (groups[p] == groups[q]) != (gp == gq):
+            return False
+    return True
 
 
 def _repeats_non_consecutively(colours: list[tuple[int, ...] | None]) -> bool:

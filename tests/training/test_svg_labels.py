@@ -166,6 +166,17 @@ def test_recolour_path_matches_isolation_where_used(name: str) -> None:
     np.testing.assert_array_equal(fast.rgb, reference.rgb)
 
 
+def test_piece_covering_no_pixel_does_not_split_a_same_colour_run() -> None:
+    expected = canvas()
+    expected[2:14, 2:14] = 1
+    expected[8:20, 8:20] = 1
+    for method in ("isolation", "auto"):
+        config = LabelConfig(size=32, curate=False, method=method)
+        result = label_svg(DATA / "squash_unseen_piece.svg", config)
+        np.testing.assert_array_equal(result.label, expected)
+        assert result.method == "isolation"  # one recolour render cannot tell, so auto refuses
+
+
 @pytest.mark.parametrize("name", ["transparent_gradient.svg", "clip_path.svg", "text.svg"])
 def test_recolour_path_refused_where_it_would_differ(name: str) -> None:
     assert label_svg(DATA / name, LabelConfig(size=32, method="auto")).method == "isolation"
