@@ -58,7 +58,8 @@ async function connect() {
   try {
     const health = await bridge().health();
     ui.connection.dataset.state = localStorage.getItem(KEY_TOKEN) ? "ok" : "auth";
-    ui.connection.textContent = `bridge ${health.version} · model ${health.model} · ${health.device}`;
+    const loading = health.ready === false ? " (loading…)" : "";
+    ui.connection.textContent = `bridge ${health.version} · model ${health.model}${loading} · ${health.device}`;
     if (health.layers) {
       ui.count.min = health.layers.min;
       ui.count.max = health.layers.max;
@@ -124,15 +125,19 @@ async function decompose() {
   ui.progress.hidden = false;
   ui.progress.value = 0;
   ui.cancel.hidden = false;
+  job = { id: null, controller }; // busy from the click on: no second submit
+  updateButtons();
   try {
     const submitted = await client.submit(image, layers, newIdempotencyKey());
-    job = { id: submitted.id, controller };
-    updateButtons();
+    job.id = submitted.id;
     say(submitted.queue_position > 0 ? `Queued (${submitted.queue_position} ahead).` : "Starting…");
     const final = await client.follow(submitted.id, showProgress, controller.signal);
     if (final.state === "finished") await showResult(client, submitted.id);
     else if (final.state === "cancelled") say("Cancelled.");
-    else throw new BridgeError(500, (final.error || {}).code || "failed", (final.error || {}).message || "The job failed.", (final.error || {}).hint);
+    else {
+      const error = final.error || {};
+      throw new BridgeError(500, error.code || "failed", error.message || "The job failed.", error.hint);
+    }
   } catch (err) {
     sayError(err);
   } finally {
@@ -236,7 +241,7 @@ function bind() {
   ui.auto.onchange = updateButtons;
   ui.decompose.onclick = decompose;
   ui.cancel.onclick = async () => {
-    if (!job) return;
+    if (!job || !job.id) return;
     try {
       await bridge().cancel(job.id);
       say("Cancelling at the next stage…");
