@@ -193,17 +193,18 @@ def _from_psd(path: Path, name: str, head: bytes, max_pixels: int) -> LoadedImag
 
 
 def _opened(path: Path, max_pixels: int) -> Image.Image:
-    """`Image.open` (header only) with Pillow's own bomb limit raised to at least `max_pixels`.
+    """`Image.open` (reads the header only) without Pillow's own decompression-bomb refusal.
 
-    Pillow's limit is process-wide, so it is changed only under a lock, only while the header is
-    parsed, and only when `max_pixels` exceeds it; our own check (`_check_pixels`) runs on the
-    header before any pixel is decoded.
+    Pillow's limit is process-wide, so it is lifted only under a lock, only while the header is
+    parsed, and only when Pillow refuses; our own check (`_check_pixels`) then runs on the header,
+    before any pixel is decoded, with an actionable message.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        limit = Image.MAX_IMAGE_PIXELS
-        if limit is None or max_pixels < 2 * limit:
+        try:
             return Image.open(path)
+        except Image.DecompressionBombError:
+            pass
         with _PIL_LIMIT_LOCK:
             saved = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None

@@ -3,9 +3,10 @@
 Algorithm (all vectorised, no Python loops over pixels):
 1. every distinct RGB colour is converted to CIELAB and quantised on a grid of `lab_step` ΔE;
 2. connected components (4-connectivity) of equal quantised colour;
-3. components smaller than `min_area` pixels ("specks", mostly anti-aliased edge pixels) are
-   dissolved and each of their pixels joins the adjacent large region whose mean colour is closest
-   to the pixel's own colour (grown front by front from the large regions);
+3. components smaller than `min_area` pixels ("specks") and anti-aliasing strips (at most 2 px
+   thick, coloured as a blend of their two main neighbours) are dissolved, and each of their
+   pixels joins the adjacent region whose mean colour is closest to the pixel's own colour
+   (grown front by front from the remaining regions);
 4. adjacent regions whose mean colours are within `merge_delta_e` ΔE are merged (this undoes splits
    by the quantisation grid, e.g. inside gradients or JPEG noise).
 Fully transparent pixels (alpha 0) belong to no region (label -1).
@@ -32,6 +33,8 @@ class RegionConfig:
     lab_step: quantisation cell size in CIELAB units (ΔE76), > 0.
     merge_delta_e: adjacent regions with mean colours closer than this (ΔE76) are merged; 0 = never.
     min_area: components smaller than this many pixels are specks; None = max(8, H*W // 100_000).
+    blend_tolerance: a component at most 2 px thick whose mean colour is within this many RGB
+        levels of a blend of its two main neighbours is an anti-aliasing strip and dissolved too.
     max_speck_steps: bound on front-growing steps; speck pixels still unassigned after it (or not
         adjacent to any large region) become regions of their own.
     """
@@ -39,6 +42,7 @@ class RegionConfig:
     lab_step: float = 6.0
     merge_delta_e: float = 6.0
     min_area: int | None = None
+    blend_tolerance: float = 12.0
     max_speck_steps: int = 512
 
     def resolved_min_area(self, n_pixels: int) -> int:
@@ -171,6 +175,8 @@ def _dissolve_specks(
     areas = np.bincount(components.ravel())
     areas[0] = 0  # background (transparent)
     large = areas >= min_area
+    large[0] = False
+    large &= ~_blend_strips(components, comp_rgb, large, config.blend_tolerance)
     if not large.any() and areas.size > 1:
         large[int(np.argmax(areas))] = True
     new_id = np.full(areas.size, -2, np.int32)
@@ -220,6 +226,59 @@ def _dissolve_specks(
     for c in range(3):
         island_rgb[:, c] = np.bincount(island_of, rgb[todo, c], minlength=n_islands) / sizes
     return labels, np.concatenate([region_rgb, island_rgb])
+
+
+def _blend_strips(
+    components: np.ndarray, comp_rgb: np.ndarray, large: np.ndarray, tolerance: float
+) -> np.ndarray:
+    """Components that are anti-aliasing strips: bool (C + 1,).
+
+    A strip is at most 2 px thick (no pixel whose 4 neighbours are all in the same component) and
+    its mean colour lies within `tolerance` (RGB levels) of the segment between the colours of its
+    two most frequent solid neighbours within 2 px. Thin features of their own colour (outlines,
+    hairlines) are not blends of their neighbours and are kept.
+    """
+    h, w = components.shape
+    size = len(large)
+    strips = np.zeros(size, bool)
+    same = np.ones((h, w), bool)
+    same[1:] &= components[1:] == components[:-1]
+    same[:-1] &= components[:-1] == components[1:]
+    same[:, 1:] &= components[:, 1:] == components[:, :-1]
+    same[:, :-1] &= components[:, :-1] == components[:, 1:]
+    interior = np.bincount(components[same], minlength=size)
+    thin = large & (interior == 0)
+    if not thin.any():
+        return strips
+    solid = large & ~thin
+    pixels = np.flatnonzero(thin[components.ravel()])
+    flat = components.ravel()
+    own = flat[pixels].astype(np.int64)
+    ys, xs = np.divmod(pixels, w)
+    codes = []
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1), (-2, 0), (2, 0), (0, -2), (0, 2)):
+        ok = (ys + dy >= 0) & (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w)
+        nb = flat[pixels[ok] + dy * w + dx].astype(np.int64)
+        keep = solid[nb]
+        codes.append(own[ok][keep] * size + nb[keep])
+    code, count = np.unique(np.concatenate(codes), return_counts=True)
+    if code.size == 0:
+        return strips
+    comp, nb = np.divmod(code, size)
+    order = np.lexsort((-count, comp))
+    comp, nb = comp[order], nb[order]
+    first = np.r_[True, comp[1:] != comp[:-1]]
+    a_comp, a_nb = comp[first], nb[first]
+    second = np.r_[False, first[:-1]] & ~first  # the runner-up of each component, if any
+    b_nb = a_nb.copy()  # no runner-up: the segment degenerates to the main neighbour's colour
+    b_nb[(np.cumsum(first) - 1)[second]] = nb[second]
+    colours = np.vstack([np.zeros((1, 3)), comp_rgb])  # row = component id
+    m, a, b = colours[a_comp], colours[a_nb], colours[b_nb]
+    ab = b - a
+    t = np.clip(((m - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-9), 0.0, 1.0)
+    distance = np.linalg.norm(m - (a + t[:, None] * ab), axis=1)
+    strips[a_comp[distance <= tolerance]] = True
+    return strips
 
 
 def _merge_similar_neighbours(
