@@ -9,15 +9,12 @@ from PIL import Image
 
 from decomposer.atomic import atomic_path
 from decomposer.errors import InvalidOptionError
+from decomposer.writers.psd import scale_index_map
 
 
 def index_map_to_gray16(index_map: np.ndarray) -> np.ndarray:
     """Index map float (H, W) -> uint16 (H, W), min-max scaled over the map, 0 = back."""
-    values = np.nan_to_num(np.asarray(index_map, dtype=np.float64))
-    low, high = float(values.min()), float(values.max())
-    if high <= low:
-        return np.zeros(values.shape, dtype=np.uint16)
-    return np.round((values - low) * (65535.0 / (high - low))).astype(np.uint16)
+    return scale_index_map(index_map, 65535, np.uint16)
 
 
 def write_index_map(index_map: np.ndarray, path: str | Path) -> Path:

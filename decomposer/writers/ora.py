@@ -23,7 +23,7 @@ MIMETYPE = "image/openraster"
 THUMBNAIL_MAX = 256
 
 
-def png_bytes(image: Image.Image, compress_level: int = 4) -> bytes:
+def png_bytes(image: Image.Image, compress_level: int = 1) -> bytes:
     """Encode a PIL image as PNG bytes."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=compress_level)

@@ -48,7 +48,7 @@ def write_png_stack(dec: Decomposition, folder: str | Path, *, extras: bool = Tr
     }
     with atomic_dir(folder) as tmp:
         for file_name, layer in zip(files, dec.layers, strict=True):
-            Image.fromarray(drawable(layer.rgba), "RGBA").save(tmp / file_name, compress_level=4)
+            Image.fromarray(drawable(layer.rgba), "RGBA").save(tmp / file_name, compress_level=1)
             manifest["layers"].append(
                 {
                     "file": file_name,
@@ -62,10 +62,10 @@ def write_png_stack(dec: Decomposition, folder: str | Path, *, extras: bool = Tr
                 }
             )
         composite = np.asarray(dec.composite(), dtype=np.uint8)
-        Image.fromarray(composite, "RGBA").save(tmp / "composite.png", compress_level=4)
+        Image.fromarray(composite, "RGBA").save(tmp / "composite.png", compress_level=1)
         if extras:
             Image.fromarray(np.ascontiguousarray(dec.source_rgba), "RGBA").save(
-                tmp / "original.png", compress_level=4
+                tmp / "original.png", compress_level=1
             )
             Image.fromarray(index_map_to_gray16(dec.index_map)).save(tmp / "index_map.png")
             manifest["original"] = "original.png"

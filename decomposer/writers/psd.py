@@ -39,28 +39,56 @@ class _PrecompositedPSD(PSDImage):
 def matte_on_white(rgba: np.ndarray) -> np.ndarray:
     """Photoshop's merged-image convention: colour composited over white where alpha > 0.
 
-    rgba: uint8 (H, W, 4) straight alpha -> uint8 (H, W, 4), alpha unchanged.
+    rgba: uint8 (H, W, 4) straight alpha -> uint8 (H, W, 4), alpha unchanged;
+    colour = round((c * a + 255 * (255 - a)) / 255) where 0 < a < 255.
     """
     out = rgba.copy()
-    alpha = rgba[..., 3:4].astype(np.uint32)
-    matted = (rgba[..., :3].astype(np.uint32) * alpha + 255 * (255 - alpha) + 127) // 255
-    out[..., :3] = np.where(alpha > 0, matted, rgba[..., :3]).astype(np.uint8)
+    alpha = rgba[..., 3]
+    partial = (alpha > 0) & (alpha < 255)
+    if partial.any():
+        a = alpha[partial].astype(np.uint16)[:, None]
+        x = rgba[partial][:, :3].astype(np.uint16) * a + 255 * (255 - a) + 128
+        out[partial, :3] = ((x + (x >> 8)) >> 8).astype(np.uint8)  # exact round(v / 255)
     return out
+
+
+def scale_index_map(index_map: np.ndarray, top: int, dtype: type) -> np.ndarray:
+    """Index map float (H, W) -> `dtype` (H, W), min-max scaled to 0 (back) .. `top` (front).
+
+    A constant map gives all zeros; NaN/inf are treated as 0.
+    """
+    values = np.asarray(index_map, dtype=np.float32)
+    if not np.isfinite(values).all():
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return np.zeros(values.shape, dtype=dtype)
+    scaled = values - np.float32(low)
+    scaled *= np.float32(top / (high - low))
+    scaled += np.float32(0.5)
+    np.clip(scaled, 0, top, out=scaled)
+    return scaled.astype(dtype)
 
 
 def index_map_to_gray8(index_map: np.ndarray) -> np.ndarray:
     """Index map float (H, W) -> uint8 (H, W), min-max scaled, 0 = back, 255 = front."""
-    values = np.nan_to_num(np.asarray(index_map, dtype=np.float64))
-    low, high = float(values.min()), float(values.max())
-    if high <= low:
-        return np.zeros(values.shape, dtype=np.uint8)
-    return np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
+    return scale_index_map(index_map, 255, np.uint8)
 
 
-def _add_layer(psd: PSDImage, rgba: np.ndarray, name: str, offset: tuple[int, int]) -> PixelLayer:
+def gray_to_rgba_image(gray: np.ndarray) -> Image.Image:
+    """uint8 (H, W) -> opaque gray RGBA PIL image (for editors, layers are RGB(A))."""
+    plane = Image.fromarray(np.ascontiguousarray(gray), "L")
+    return Image.merge("RGBA", (plane, plane, plane, Image.new("L", plane.size, 255)))
+
+
+def _add_layer(
+    psd: PSDImage, pixels: np.ndarray | Image.Image, name: str, offset: tuple[int, int]
+) -> PixelLayer:
     """Append one RGBA layer on top: ASCII name at creation, the real (maybe Unicode) one after."""
+    if isinstance(pixels, np.ndarray):
+        pixels = Image.fromarray(np.ascontiguousarray(pixels), "RGBA")
     layer = psd.create_pixel_layer(
-        Image.fromarray(np.ascontiguousarray(rgba), "RGBA"),
+        pixels,
         name="Layer",
         top=int(offset[1]),
         left=int(offset[0]),
@@ -72,7 +100,6 @@ def _add_layer(psd: PSDImage, rgba: np.ndarray, name: str, offset: tuple[int, in
 
 def build_psd(dec: Decomposition, *, extras: bool = True) -> PSDImage:
     """The in-memory PSD document for `dec` (see `write_psd`)."""
-    width, height = dec.canvas_size
     merged = matte_on_white(np.asarray(dec.composite(), dtype=np.uint8))
     psd = _PrecompositedPSD.frompil(Image.fromarray(merged, "RGBA"), compression=Compression.RLE)
     psd.background_color = None
@@ -83,11 +110,8 @@ def build_psd(dec: Decomposition, *, extras: bool = True) -> PSDImage:
     if extras:
         original = _add_layer(psd, dec.source_rgba, ORIGINAL_LAYER_NAME, (0, 0))
         original.visible = False
-        gray = index_map_to_gray8(dec.index_map)
-        gray_rgba = np.empty((height, width, 4), dtype=np.uint8)
-        gray_rgba[..., :3] = gray[..., None]
-        gray_rgba[..., 3] = 255
-        index_layer = _add_layer(psd, gray_rgba, INDEX_MAP_LAYER_NAME, (0, 0))
+        gray = gray_to_rgba_image(index_map_to_gray8(dec.index_map))
+        index_layer = _add_layer(psd, gray, INDEX_MAP_LAYER_NAME, (0, 0))
         index_layer.visible = False
     return psd
 
