@@ -133,13 +133,21 @@ def main(
             "can use the bridge; there is no TLS. Prefer 127.0.0.1 or your own reverse proxy.",
             err=True,
         )
-    sys.exit(_run(config, token, verbose))
+    try:
+        code = _run(config, token, verbose)
+    except Exception as exc:  # unexpected: one line unless -v
+        if verbose:
+            raise
+        click.echo(f"Error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+        code = 1
+    sys.exit(code)
 
 
 def _run(config: BridgeConfig, token: str, verbose: bool) -> int:
     """Load the model, bind the port and serve until Ctrl-C; returns the exit code."""
     from decomposer.errors import DecomposerError
-    from plugin_bridge.server import DecomposeRunner, bind_socket, serve
+    from plugin_bridge.runner import DecomposeRunner
+    from plugin_bridge.server import bind_socket, serve
 
     runner = DecomposeRunner(config.model, config.device)
     try:

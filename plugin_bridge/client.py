@@ -226,7 +226,8 @@ class BridgeClient:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} still {status['state']} after {timeout_s} s")
             if not use_events:
-                time.sleep(poll_interval_s)
+                remaining = poll_interval_s if deadline is None else deadline - time.monotonic()
+                time.sleep(max(0.0, min(poll_interval_s, remaining)))
 
     def result(self, job_id: str) -> dict[str, Any]:
         """GET /v1/jobs/{id}/result: the manifest (canvas, layers bottom -> top)."""

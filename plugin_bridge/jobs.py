@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import tempfile
@@ -71,8 +72,6 @@ class Event:
 
     def sse(self) -> bytes:
         """Server-Sent Events wire form."""
-        import json
-
         lines = [] if self.seq == 0 else [f"id: {self.seq}"]
         lines += [f"event: {self.type}", f"data: {json.dumps(self.data, separators=(',', ':'))}"]
         return ("\n".join(lines) + "\n\n").encode("utf-8")

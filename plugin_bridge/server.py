@@ -1,21 +1,17 @@
 """The bridge HTTP server: Starlette app (API v1, see PROTOCOL.md) served by uvicorn.
 
 `create_app` builds the app; `serve` runs it in the foreground (the CLI); `background_server`
-runs it in a thread on an already-bound socket (tests, benchmarks).
+runs it in a thread on an already-bound socket (tests, benchmarks). The model side is
+`plugin_bridge.runner`, request parsing `plugin_bridge.uploads`, replies `plugin_bridge.results`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
-import math
 import socket
-import struct
-import tempfile
 import threading
 import time
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
@@ -23,9 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import uvicorn
-from PIL import Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -34,11 +28,12 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError
 from plugin_bridge.auth import AccessGuard
 from plugin_bridge.config import API_MAX, API_MIN, API_VERSION, BridgeConfig
 from plugin_bridge.errors import ApiError
-from plugin_bridge.jobs import Job, JobManager, JobParams, ProgressCallback, Runner
+from plugin_bridge.jobs import Job, JobManager, Runner
+from plugin_bridge.results import index_map_preview, manifest, png_bytes
+from plugin_bridge.uploads import decode_upload, parse_params, read_body
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SERVER_NAME = "illustrators-depth-bridge"
@@ -52,243 +47,6 @@ def server_version() -> str:
         return metadata.version("illustrators-depth")
     except metadata.PackageNotFoundError:
         return "0+unknown"
-
-
-class DecomposeRunner:
-    """Runs `decomposer.decompose` with one model loaded once (implements jobs.Runner)."""
-
-    def __init__(self, model: str | None = None, device: str | None = None) -> None:
-        self.model_name = model or "default"
-        self.device = device
-        self._spec = model
-        self._model: Any = None
-
-    @property
-    def loaded(self) -> bool:
-        """True once the model is in memory."""
-        return self._model is not None
-
-    @property
-    def device_name(self) -> str:
-        """The torch device jobs run on."""
-        from model.inference import select_device
-
-        return str(select_device(self.device))
-
-    @property
-    def completion_modes(self) -> tuple[str, ...]:
-        """Completion methods `decompose` accepts."""
-        from decomposer.completion import COMPLETION_MODES
-
-        return tuple(COMPLETION_MODES)
-
-    def load(self) -> None:
-        """Load the model (raises decomposer.errors.ModelLoadError with a one-line message)."""
-        import decomposer
-
-        if self._model is None:
-            self._model = decomposer.load_model(self._spec)
-
-    def run(self, image: np.ndarray, params: JobParams, progress: ProgressCallback) -> Any:
-        """Decompose one RGBA image; returns a Decomposition."""
-        import decomposer
-
-        return decomposer.decompose(
-            image,
-            layers=params.layers,
-            model=self._model,
-            completion=params.complete,
-            device=self.device,
-            progress=progress,
-            max_pixels=max(image.shape[0] * image.shape[1], 1),  # validated at upload
-        )
-
-    def error_of(self, exc: BaseException) -> ApiError | None:
-        """Client-facing error for decomposer failures; None means an internal bug."""
-        if isinstance(exc, ImageLoadError):
-            return ApiError(400, "bad_image", str(exc), "check the image file")
-        if isinstance(exc, InvalidOptionError):
-            return ApiError(400, "bad_parameter", str(exc), "see PROTOCOL.md for valid values")
-        if isinstance(exc, DecomposerError):
-            return ApiError(500, "decompose_failed", str(exc), "")
-        return None
-
-
-# request parsing ---------------------------------------------------------------------------------
-
-
-def parse_params(query: Any, config: BridgeConfig, completion_modes: tuple[str, ...]) -> JobParams:
-    """`layers` (1..max_layers or "auto", default 6) and `complete` from the query string."""
-    raw_layers = query.get("layers", "6").strip().lower()
-    if raw_layers == "auto":
-        layers: int | str = "auto"
-    elif raw_layers.isdigit() and 1 <= int(raw_layers) <= config.max_layers:
-        layers = int(raw_layers)
-    else:
-        raise ApiError(
-            400,
-            "bad_parameter",
-            f"layers={raw_layers!r} is not valid",
-            f"use an integer 1-{config.max_layers} or 'auto'",
-        )
-    complete = query.get("complete", "nearest").strip().lower()
-    if complete not in completion_modes:
-        raise ApiError(
-            400,
-            "bad_parameter",
-            f"complete={complete!r} is not valid",
-            f"use one of: {', '.join(completion_modes)}",
-        )
-    return JobParams(layers=layers, complete=complete)
-
-
-def too_large_bytes(limit: int) -> ApiError:
-    """413 for a body over the byte limit."""
-    return ApiError(
-        413,
-        "too_large",
-        f"upload is larger than the limit of {limit} bytes",
-        "send a smaller file or restart the bridge with a larger --max-body-mb",
-        limit={"bytes": limit},
-    )
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) anything over `limit` bytes before or while reading."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise too_large_bytes(limit)
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise too_large_bytes(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def decode_upload(body: bytes, max_pixels: int) -> np.ndarray:
-    """Validate and decode an uploaded image file: uint8 (H, W, 4).
-
-    Raises ApiError 413 when the image has more than `max_pixels` (checked by
-    `decomposer.image_io.load_image` from the header, before decoding) and 400 when it is not a
-    readable image. The bytes go through a private temp file named "upload" so that every format
-    `load_image` reads (PSD included) is accepted and its messages name "upload".
-    """
-    from decomposer.image_io import load_image
-
-    with tempfile.TemporaryDirectory(prefix="decompose-bridge-upload-") as folder:
-        path = Path(folder) / "upload"
-        path.write_bytes(body)
-        try:
-            return load_image(path, max_pixels=max_pixels).rgba
-        except Image.DecompressionBombError as exc:  # load_image lets Pillow's own limit escape
-            raise ApiError(
-                413,
-                "too_large",
-                f"image is larger than the decoder allows ({exc})".splitlines()[0],
-                "downscale the image",
-                limit={"pixels": max_pixels},
-            ) from exc
-        except ImageLoadError as exc:
-            size = header_size(body)
-            if size is not None and size[0] * size[1] > max_pixels:
-                width, height = size
-                raise ApiError(
-                    413,
-                    "too_large",
-                    f"image is {width}x{height} = {width * height} pixels, "
-                    f"over the limit of {max_pixels}",
-                    "downscale the image or restart the bridge with a larger --max-pixels",
-                    limit={"pixels": max_pixels},
-                ) from exc
-            raise ApiError(
-                400, "bad_image", str(exc), "send a PNG, JPEG, WebP or PSD file as the raw body"
-            ) from exc
-
-
-def header_size(body: bytes) -> tuple[int, int] | None:
-    """(width, height) from an image file's header without decoding pixels; None if unknown."""
-    if body[:4] == b"8BPS" and len(body) >= 22:  # PSD/PSB header: height, width at 14..22
-        height, width = struct.unpack(">II", body[14:22])
-        return width, height
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(body)) as header:
-                return header.size
-    except Exception:  # includes Pillow's DecompressionBombError: size unknown here
-        return None
-
-
-def png_bytes(array: np.ndarray, mode: str) -> bytes:
-    """Encode a uint8 array as PNG (mode "RGBA" or "L")."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array), mode).save(buffer, "PNG", compress_level=3)
-    return buffer.getvalue()
-
-
-def index_map_preview(index_map: np.ndarray) -> bytes:
-    """8-bit grayscale PNG of an index map, normalised to its own range (white = front)."""
-    values = np.nan_to_num(np.asarray(index_map, dtype=np.float64))
-    low, high = float(values.min()), float(values.max())
-    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
-    return png_bytes(np.round(scaled * 255).astype(np.uint8), "L")
-
-
-def json_safe(value: Any, depth: int = 0) -> Any:
-    """Keep the JSON-representable part of free-form metadata (numpy scalars become numbers)."""
-    if depth > 6:
-        return None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v, depth + 1) for k, v in value.items() if json_safe_ok(v)}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v, depth + 1) for v in value if json_safe_ok(v)]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def json_safe_ok(value: Any) -> bool:
-    """True for values `json_safe` keeps (arrays and arbitrary objects are dropped)."""
-    return value is None or isinstance(
-        value, (str, int, float, bool, dict, list, tuple, np.generic)
-    )
-
-
-def manifest(job: Job) -> dict[str, Any]:
-    """The result manifest of a finished job (PROTOCOL.md, GET /v1/jobs/{id}/result)."""
-    dec = job.result
-    links = job.links()
-    width, height = dec.canvas_size
-    layers = []
-    for i, layer in enumerate(dec.layers):
-        h, w = layer.rgba.shape[:2]
-        layers.append(
-            {
-                "i": i,
-                "name": layer.name,
-                "bbox": list(layer.bbox),
-                "offset": [int(layer.offset[0]), int(layer.offset[1])],
-                "size": [int(w), int(h)],
-                "invented_fraction": float(layer.invented_fraction),
-                "predicted_index": float(layer.index),
-                "png": f"{links['self']}/layers/{i}.png",
-            }
-        )
-    return {
-        "id": job.id,
-        "canvas": {"width": int(width), "height": int(height)},
-        "layer_count": len(layers),
-        "layers": layers,
-        "psd": links["psd"],
-        "ora": links["ora"],
-        "index_map": links["index_map"],
-        "info": json_safe(dec.info),
-    }
 
 
 # app ---------------------------------------------------------------------------------------------
@@ -597,7 +355,6 @@ def background_server(
 
 
 __all__ = [
-    "DecomposeRunner",
     "RunningBridge",
     "background_server",
     "bind_socket",

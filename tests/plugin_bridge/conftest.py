@@ -24,7 +24,8 @@ from PIL import Image, ImageDraw
 from plugin_bridge.auth import load_or_create_token
 from plugin_bridge.client import BridgeClient
 from plugin_bridge.config import BridgeConfig
-from plugin_bridge.server import STATIC_DIR, DecomposeRunner, RunningBridge, background_server
+from plugin_bridge.runner import DecomposeRunner
+from plugin_bridge.server import STATIC_DIR, RunningBridge, background_server
 
 BRIDGE_MODEL = "tiny"
 

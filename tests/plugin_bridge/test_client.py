@@ -102,7 +102,7 @@ def test_wait_times_out_on_a_job_that_is_still_queued(
 ) -> None:
     ids = [bridge_client.submit(illustration_png(300, 200, seed=210 + i)).id for i in range(3)]
     with pytest.raises(TimeoutError, match=ids[-1]):
-        bridge_client.wait(ids[-1], timeout_s=0.01, use_events=False)
+        bridge_client.wait(ids[-1], timeout_s=0, use_events=False)
     for job_id in ids:
         bridge_client.cancel(job_id)
     assert bridge_client.wait(ids[-1], timeout_s=120)["state"] == "cancelled"

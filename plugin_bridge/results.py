@@ -1,0 +1,81 @@
+"""Turning a finished job into responses: the manifest, layer PNGs, the index-map preview."""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from plugin_bridge.jobs import Job
+
+
+def png_bytes(array: np.ndarray, mode: str) -> bytes:
+    """Encode a uint8 array as PNG (mode "RGBA" or "L")."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array), mode).save(buffer, "PNG", compress_level=3)
+    return buffer.getvalue()
+
+
+def index_map_preview(index_map: np.ndarray) -> bytes:
+    """8-bit grayscale PNG of an index map, normalised to its own range (white = front)."""
+    values = np.nan_to_num(np.asarray(index_map, dtype=np.float64))
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    return png_bytes(np.round(scaled * 255).astype(np.uint8), "L")
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """Keep the JSON-representable part of free-form metadata (numpy scalars become numbers)."""
+    if depth > 6:
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v, depth + 1) for k, v in value.items() if json_safe_ok(v)}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, depth + 1) for v in value if json_safe_ok(v)]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def json_safe_ok(value: Any) -> bool:
+    """True for values `json_safe` keeps (arrays and arbitrary objects are dropped)."""
+    return value is None or isinstance(
+        value, (str, int, float, bool, dict, list, tuple, np.generic)
+    )
+
+
+def manifest(job: Job) -> dict[str, Any]:
+    """The result manifest of a finished job (PROTOCOL.md, GET /v1/jobs/{id}/result)."""
+    dec = job.result
+    links = job.links()
+    width, height = dec.canvas_size
+    layers = []
+    for i, layer in enumerate(dec.layers):
+        h, w = layer.rgba.shape[:2]
+        layers.append(
+            {
+                "i": i,
+                "name": layer.name,
+                "bbox": list(layer.bbox),
+                "offset": [int(layer.offset[0]), int(layer.offset[1])],
+                "size": [int(w), int(h)],
+                "invented_fraction": float(layer.invented_fraction),
+                "predicted_index": float(layer.index),
+                "png": f"{links['self']}/layers/{i}.png",
+            }
+        )
+    return {
+        "id": job.id,
+        "canvas": {"width": int(width), "height": int(height)},
+        "layer_count": len(layers),
+        "layers": layers,
+        "psd": links["psd"],
+        "ora": links["ora"],
+        "index_map": links["index_map"],
+        "info": json_safe(dec.info),
+    }

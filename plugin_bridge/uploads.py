@@ -1,0 +1,124 @@
+"""Reading job submissions: query parameters, the size-limited body, and image validation."""
+
+from __future__ import annotations
+
+import io
+import struct
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from starlette.requests import Request
+
+from decomposer.errors import ImageLoadError
+from plugin_bridge.config import BridgeConfig
+from plugin_bridge.errors import ApiError
+from plugin_bridge.jobs import JobParams
+
+
+def parse_params(query: Any, config: BridgeConfig, completion_modes: tuple[str, ...]) -> JobParams:
+    """`layers` (1..max_layers or "auto", default 6) and `complete` from the query string."""
+    raw_layers = query.get("layers", "6").strip().lower()
+    if raw_layers == "auto":
+        layers: int | str = "auto"
+    elif raw_layers.isdigit() and 1 <= int(raw_layers) <= config.max_layers:
+        layers = int(raw_layers)
+    else:
+        raise ApiError(
+            400,
+            "bad_parameter",
+            f"layers={raw_layers!r} is not valid",
+            f"use an integer 1-{config.max_layers} or 'auto'",
+        )
+    complete = query.get("complete", "nearest").strip().lower()
+    if complete not in completion_modes:
+        raise ApiError(
+            400,
+            "bad_parameter",
+            f"complete={complete!r} is not valid",
+            f"use one of: {', '.join(completion_modes)}",
+        )
+    return JobParams(layers=layers, complete=complete)
+
+
+def too_large_bytes(limit: int) -> ApiError:
+    """413 for a body over the byte limit."""
+    return ApiError(
+        413,
+        "too_large",
+        f"upload is larger than the limit of {limit} bytes",
+        "send a smaller file or restart the bridge with a larger --max-body-mb",
+        limit={"bytes": limit},
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over `limit` bytes before or while reading."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise too_large_bytes(limit)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise too_large_bytes(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_upload(body: bytes, max_pixels: int) -> np.ndarray:
+    """Validate and decode an uploaded image file: uint8 (H, W, 4).
+
+    Raises ApiError 413 when the image has more than `max_pixels` (checked by
+    `decomposer.image_io.load_image` from the header, before decoding) and 400 when it is not a
+    readable image. The bytes go through a private temp file named "upload" so that every format
+    `load_image` reads (PSD included) is accepted and its messages name "upload".
+    """
+    from decomposer.image_io import load_image
+
+    with tempfile.TemporaryDirectory(prefix="decompose-bridge-upload-") as folder:
+        path = Path(folder) / "upload"
+        path.write_bytes(body)
+        try:
+            return load_image(path, max_pixels=max_pixels).rgba
+        except Image.DecompressionBombError as exc:  # load_image lets Pillow's own limit escape
+            raise ApiError(
+                413,
+                "too_large",
+                f"image is larger than the decoder allows ({exc})".splitlines()[0],
+                "downscale the image",
+                limit={"pixels": max_pixels},
+            ) from exc
+        except ImageLoadError as exc:
+            size = header_size(body)
+            if size is not None and size[0] * size[1] > max_pixels:
+                width, height = size
+                raise ApiError(
+                    413,
+                    "too_large",
+                    f"image is {width}x{height} = {width * height} pixels, "
+                    f"over the limit of {max_pixels}",
+                    "downscale the image or restart the bridge with a larger --max-pixels",
+                    limit={"pixels": max_pixels},
+                ) from exc
+            raise ApiError(
+                400, "bad_image", str(exc), "send a PNG, JPEG, WebP or PSD file as the raw body"
+            ) from exc
+
+
+def header_size(body: bytes) -> tuple[int, int] | None:
+    """(width, height) from an image file's header without decoding pixels; None if unknown."""
+    if body[:4] == b"8BPS" and len(body) >= 22:  # PSD/PSB header: height, width at 14..22
+        height, width = struct.unpack(">II", body[14:22])
+        return width, height
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(body)) as header:
+                return header.size
+    except Exception:  # includes Pillow's DecompressionBombError: size unknown here
+        return None
