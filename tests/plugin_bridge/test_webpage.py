@@ -41,12 +41,12 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[tuple[object, Path]]:
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object, Path]]:
     """Headless Chromium with a fresh profile and a download folder; quit (and reaped) after."""
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never go online
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never go online
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     options = Options()
@@ -82,11 +82,8 @@ def browser(tmp_path: Path) -> Iterator[tuple[object, Path]]:
 def wait_for(driver: object, condition, timeout_s: float = 90.0):
     """WebDriverWait wrapper whose failure message includes the page's status line."""
 
-    def probe(d):
-        return condition(d)
-
     try:
-        return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(probe)
+        return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(condition)
     except Exception as error:  # selenium's TimeoutException: add what the page said
         status = driver.find_element(By.ID, "status").text
         raise AssertionError(f"page did not get there; status line: {status!r}") from error
@@ -132,9 +129,6 @@ def test_page_decomposes_and_downloads_a_psd(
     assert [int(li.get_attribute("data-index")) for li in items] == list(range(shown - 1, -1, -1))
     loaded = "return [...document.querySelectorAll('#layers img, #index-map')].every(i => i.complete && i.naturalWidth > 0)"
     wait_for(driver, lambda d: d.execute_script(loaded), 30)
-    driver.save_screenshot(str(tmp_path / "page.png"))
-    if os.environ.get("BRIDGE_PAGE_SCREENSHOT"):
-        shutil.copyfile(tmp_path / "page.png", os.environ["BRIDGE_PAGE_SCREENSHOT"])
 
     ora = driver.find_element(By.ID, "download-ora")
     assert (
@@ -154,8 +148,12 @@ def test_page_decomposes_and_downloads_a_psd(
     job_id = driver.execute_script("return document.getElementById('download-psd').dataset.job")
     names = [layer["name"] for layer in client.result(job_id)["layers"]]
     assert [layer.name for layer in pixel_layers][: len(names)] == names
-    composite = np.asarray(psd.composite().convert("RGBA"))
-    assert np.array_equal(composite, upload), "the downloaded PSD must recomposite to the upload"
+    assert np.array_equal(np.asarray(psd.topil().convert("RGBA")), upload), "stored composite"
+    canvas = Image.new("RGBA", (psd.width, psd.height), (0, 0, 0, 0))
+    for layer in pixel_layers:
+        if layer.is_visible():
+            canvas.alpha_composite(layer.topil().convert("RGBA"), (layer.left, layer.top))
+    assert np.array_equal(np.asarray(canvas), upload), "the PSD's layers must recomposite exactly"
 
 
 def give_file(driver: object, data: bytes, name: str, *, drop: bool = False) -> None:
