@@ -578,6 +578,8 @@ def label_svg_root(
     markup = etree.tostring(root, encoding="unicode")
     rgb = render_svg(markup, width, height, crisp=False, background=config.background)[..., :3]
 
+    if not dejavu_fonts() and any(True for _ in root.iter(f"{{{SVG_NS}}}text")):
+        raise SvgError(f"{name}: has <text> but no DejaVu fonts were found in {DEJAVU_DIRS[0]}")
     expanded = copy.deepcopy(root)
     expand_uses(expanded, name)
     method = "isolation"
