@@ -191,3 +191,33 @@ def test_missing_input_among_several_is_a_usage_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
     many = run(tmp_path / "a.png", tmp_path / "a.png", "-o", tmp_path / "x.psd")
     assert many.exit_code == 2 and "must be a folder" in many.output
+
+
+def test_outputs_next_to_inputs_are_not_rescanned_and_depth_maps_mirror(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    art(src / "a.png", 5)
+    art(src / "sub" / "b.png", 6)
+    depth = tmp_path / "depth"
+    first = run(
+        src, "--format", "png", "--model", "tiny", "-n", "2", "--depth-out", depth, "--json"
+    )
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["totals"]["done"] == 2
+    for stack in (src / "a_layers", src / "sub" / "b_layers"):
+        assert len(read_layers(stack).layers) == 2
+    for index_png in (depth / "a_index.png", depth / "sub" / "b_index.png"):
+        with Image.open(index_png) as image:
+            assert image.mode == "I;16" and np.asarray(image).max() == 65535
+    # The PNG stacks written inside the input folder are not taken as new inputs.
+    second = run(
+        src, "--format", "png", "--model", "tiny", "-n", "2", "--depth-out", depth, "--json"
+    )
+    data = json.loads(second.stdout)
+    assert second.exit_code == 0 and data["totals"]["skipped"] == 2 and len(data["files"]) == 2
+    assert Path(data["journal"]) == src / JOURNAL_NAME
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no images here")
+    none = run(empty, "-o", tmp_path / "out")
+    assert none.exit_code == 2 and "no input images found" in none.stderr
