@@ -4,12 +4,16 @@
 
 const PHOTOPEA_ORIGIN = /^https:\/\/(www\.)?photopea\.com$/;
 
-/** True when the page is framed by Photopea. */
+/**
+ * True when the page is framed by Photopea. Chromium names the parent (ancestorOrigins); other
+ * browsers may hide it (no referrer from https to http), so a framed page with an unknown parent
+ * also counts: the Photopea buttons then only work if the parent really is Photopea.
+ */
 export function insidePhotopea() {
   if (window.parent === window) return false;
   const referrer = document.referrer ? new URL(document.referrer).origin : "";
   const ancestor = (location.ancestorOrigins && location.ancestorOrigins[0]) || referrer;
-  return PHOTOPEA_ORIGIN.test(ancestor);
+  return ancestor === "" || PHOTOPEA_ORIGIN.test(ancestor);
 }
 
 /** Run a Photopea script; resolve with the ArrayBuffers it sent back before "done". */
