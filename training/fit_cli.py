@@ -152,7 +152,7 @@ def fit(
       decompose-train fit --data-dir data/ --preset small --save-dir runs/small
       decompose-train fit --data-dir data/ --save-dir runs/small --resume --time-budget 60
       decompose-train fit --data-dir data/ --recipe paper --checkpoint-path depth_pro.pt
-      torchrun --nproc_per_node 8 -m training.cli fit --data-dir data/ --recipe paper \\
+      torchrun --nproc_per_node 8 -m training.fit_cli --data-dir data/ --recipe paper \\
           --checkpoint-path depth_pro.pt --batch-size 2
     """
     from training.config import NO_AUGMENT
@@ -209,3 +209,7 @@ def fit(
     )
     if result.stopped == "interrupted":
         sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    fit()
