@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,20 @@ default: files already done with the same input and options are skipped (journal
 .decompose-journal.jsonl in the output folder); --overwrite redoes them. Ctrl-C stops cleanly.
 Exit codes: 0 all done, 1 some files failed, 2 usage error or bad input, 130 interrupted.
 """
+
+
+@dataclass(frozen=True)
+class Ui:
+    """Where and how results are shown.
+
+    console: progress and summaries on stderr (silent with -q); errors: stderr, always shown.
+    """
+
+    console: Console
+    errors: Console
+    verbose: bool = False
+    as_json: bool = False
+    timings: bool = False
 
 
 class LayerCount(click.ParamType):
@@ -251,8 +266,7 @@ def main(
 ) -> None:
     """Turn flat illustrations (PNG, JPEG, WebP, BMP, TIFF, GIF, PSD) into ordered, editable
     layers: a layered PSD, an OpenRaster file or a PNG stack, bottom layer first."""
-    console = _stderr(quiet)
-    errors = _stderr()
+    ui = Ui(_stderr(quiet), _stderr(), verbose=verbose, as_json=as_json, timings=timings)
     if quiet and verbose:
         raise click.UsageError("-q and -v cannot be used together")
     single = _is_single(inputs)
@@ -267,7 +281,7 @@ def main(
             if not jobs:
                 raise InvalidOptionError(f"{', '.join(inputs)}: no input images found")
     except DecomposerError as exc:  # an input that does not exist or matches nothing
-        _fail(errors, str(exc))
+        _fail(ui.errors, str(exc))
         ctx.exit(EXIT_USAGE)
     options = RunOptions(
         layers=layers,
@@ -281,27 +295,11 @@ def main(
     )
     try:
         if single:
-            code = _run_single(
-                ctx, job, options, console, errors, timings, verbose, as_json, dry_run, report
-            )
+            code = _run_single(ctx, job, options, ui, dry_run, report)
         else:
-            code = _run_many(
-                ctx,
-                jobs,
-                output,
-                options,
-                console,
-                errors,
-                timings,
-                verbose,
-                as_json,
-                workers,
-                overwrite,
-                dry_run,
-                report,
-            )
+            code = _run_many(ctx, jobs, output, options, ui, workers, overwrite, dry_run, report)
     except KeyboardInterrupt:
-        _fail(errors, "interrupted")
+        _fail(ui.errors, "interrupted")
         code = EXIT_INTERRUPTED
     ctx.exit(code)
 
@@ -338,22 +336,19 @@ def _run_single(
     ctx: click.Context,
     job: Job,
     options: RunOptions,
-    console: Console,
-    errors: Console,
-    timings: bool,
-    verbose: bool,
-    as_json: bool,
+    ui: Ui,
     dry_run: bool,
     report_path: Path | None,
 ) -> int:
     """One input: always (re)written, no journal. Returns the exit code."""
+    console, errors = ui.console, ui.errors
     if dry_run:
-        if as_json:
+        if ui.as_json:
             _print_json({"dry_run": True, "input": str(job.source), "output": str(job.output)})
         else:
             click.echo(f"would write {job.output} from {job.source}")
         return EXIT_OK
-    net = _load_model_or_exit(ctx, options.model, errors, verbose)
+    net = _load_model_or_exit(ctx, options.model, errors, ui.verbose)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -367,7 +362,7 @@ def _run_single(
             options,
             net,
             on_stage=lambda stage: bar.update(task, description=f"{job.source.name}: {stage}"),
-            verbose=verbose,
+            verbose=ui.verbose,
         )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
@@ -380,11 +375,11 @@ def _run_single(
         )
     else:
         _fail(errors, result.error or f"{job.source}: failed")
-    if timings:
-        _print_timings(errors if as_json else console, result)
+    if ui.timings:
+        _print_timings(errors if ui.as_json else console, result)
     if report_path is not None:
         BatchReport([result], seconds=result.seconds).write(report_path)
-    if as_json:
+    if ui.as_json:
         _print_json(result.to_json())
     if result.status == DONE:
         return EXIT_OK
@@ -396,17 +391,14 @@ def _run_many(
     jobs: list[Job],
     output: Path | None,
     options: RunOptions,
-    console: Console,
-    errors: Console,
-    timings: bool,
-    verbose: bool,
-    as_json: bool,
+    ui: Ui,
     workers: int,
     overwrite: bool,
     dry_run: bool,
     report_path: Path | None,
 ) -> int:
     """A batch: resume via the journal, progress bar with ETA. Returns the exit code."""
+    console, errors = ui.console, ui.errors
     journal = Journal(journal_path_for(jobs, output))
     bar = Progress(
         SpinnerColumn(),
@@ -431,7 +423,7 @@ def _run_many(
             bar.console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
         if result.status == FAILED:
             _fail(errors if console.quiet else bar.console, result.error or f"{job.source}: failed")
-        elif verbose:
+        elif ui.verbose:
             bar.console.print(f"{job.source} -> {job.output}: {result.layers} layers", markup=False)
 
     callbacks = BatchCallbacks(
@@ -443,19 +435,19 @@ def _run_many(
         report = run_batch(
             jobs,
             options,
-            load_model=lambda: _load_model_or_exit(ctx, options.model, errors, verbose),
+            load_model=lambda: _load_model_or_exit(ctx, options.model, errors, ui.verbose),
             journal=journal,
             workers=workers,
             overwrite=overwrite,
             dry_run=dry_run,
             callbacks=callbacks,
-            verbose=verbose,
+            verbose=ui.verbose,
         )
     finally:
         bar.stop()
     if report.interrupted:
         _fail(errors, "interrupted; run the same command again to resume")
-    if dry_run and not as_json:
+    if dry_run and not ui.as_json:
         for result in report.results:
             action = {SKIPPED: "skip (done)", FAILED: "cannot run"}.get(result.status, "process")
             click.echo(f"{action:12} {result.input} -> {result.output}")
@@ -463,11 +455,11 @@ def _run_many(
     if not dry_run:
         summary = ", ".join(f"{count} {status}" for status, count in totals.items() if count)
         console.print(f"{summary} in {report.seconds:.1f} s", markup=False, highlight=False)
-        if timings:
-            _print_batch_timings(errors if as_json else console, report)
+        if ui.timings:
+            _print_batch_timings(errors if ui.as_json else console, report)
     if report_path is not None:
         report.write(report_path)
-    if as_json:
+    if ui.as_json:
         _print_json(report.to_json())
     return report.exit_code()
 
