@@ -16,7 +16,14 @@ from typing import Any
 
 from starlette.responses import Response
 
-from plugin_bridge.config import API_MAX, API_MIN, API_VERSION, LOOPBACK_HOSTS, BridgeConfig
+from plugin_bridge.config import (
+    API_MAX,
+    API_MIN,
+    API_VERSION,
+    DRAIN_BYTES,
+    LOOPBACK_HOSTS,
+    BridgeConfig,
+)
 from plugin_bridge.errors import ApiError
 
 TOKEN_BYTES = 32  # 256 bits
@@ -154,6 +161,19 @@ def check_api_version(header: str | None) -> None:
     )
 
 
+async def drain_body(receive: Receive, limit: int = DRAIN_BYTES) -> None:
+    """Read and drop the request body (up to `limit` bytes) so an early error reply reaches a
+    client that is still sending, instead of a connection reset."""
+    total = 0
+    while total <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        total += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 def _is_public(method: str, path: str) -> bool:
     """Requests that need no token: health and the static web page (everything outside /v1/)."""
     if path == "/v1/health" and method in ("GET", "HEAD"):
@@ -185,6 +205,7 @@ class AccessGuard:
                 f"Host {headers.get('host', '')!r} is not this bridge's loopback address",
                 f"connect to http://127.0.0.1:{self.config.port}",
             )
+            await drain_body(receive)
             await error.response(version_header)(scope, receive, send)
             return
 
@@ -222,6 +243,7 @@ class AccessGuard:
                     )
         except ApiError as error:
             extra = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+            await drain_body(receive)
             await error.response({**cors_headers, **extra})(scope, receive, send)
             return
 

@@ -18,6 +18,9 @@ API_MAX = 1
 APP_DIR_NAME = "illustrators-depth"
 TOKEN_FILE_NAME = "bridge-token"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DRAIN_BYTES = (
+    4 * 1024**3
+)  # a refused upload is read and dropped up to this, so the client sees the error
 
 
 def user_config_dir() -> Path:

@@ -97,6 +97,8 @@ def create_app(
 
     async def submit(request: Request) -> JSONResponse:
         manager = manager_of(request)
+        # the body is read first (size-limited) so that any error reply reaches the client
+        body = await read_body(request, config.max_body_bytes)
         params = parse_params(request.query_params, config, completion_modes)
         key = request.headers.get("idempotency-key")
         if key is not None and not (0 < len(key) <= MAX_KEY_CHARS and key.isprintable()):
@@ -106,7 +108,6 @@ def create_app(
                 "Idempotency-Key must be 1-128 printable characters",
                 "use e.g. a UUID",
             )
-        body = await read_body(request, config.max_body_bytes)
         if not body:
             raise ApiError(400, "bad_image", "request body is empty", "send the image file bytes")
         digest = hashlib.sha256(body).hexdigest()

@@ -14,7 +14,7 @@ from PIL import Image
 from starlette.requests import Request
 
 from decomposer.errors import ImageLoadError
-from plugin_bridge.config import BridgeConfig
+from plugin_bridge.config import DRAIN_BYTES, BridgeConfig
 from plugin_bridge.errors import ApiError
 from plugin_bridge.jobs import JobParams
 
@@ -56,17 +56,27 @@ def too_large_bytes(limit: int) -> ApiError:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) anything over `limit` bytes before or while reading."""
+    """The request body, refusing (413) anything over `limit` bytes.
+
+    An oversized body is read and discarded (up to DRAIN_BYTES) before the 413 is sent: a server
+    that answers and closes while the client is still sending makes most HTTP clients report
+    "connection reset" instead of the 413 (a classic plugin complaint). Nothing over `limit` is
+    kept in memory.
+    """
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise too_large_bytes(limit)
+    declared_too_large = length is not None and length.isdigit() and int(length) > limit
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
         total += len(chunk)
-        if total > limit:
-            raise too_large_bytes(limit)
+        if total > limit or declared_too_large:
+            chunks.clear()
+            if total > DRAIN_BYTES:
+                break
+            continue
         chunks.append(chunk)
+    if declared_too_large or total > limit:
+        raise too_large_bytes(limit)
     return b"".join(chunks)
 
 

@@ -131,3 +131,27 @@ def test_layer_pngs_match_the_manifest(bridge_client: BridgeClient, illustration
         image = Image.open(io.BytesIO(bridge_client.layer_png(job.id, entry["i"])))
         assert image.mode == "RGBA" and list(image.size) == entry["size"]
         assert np.asarray(image)[..., 3].max() > 0, "every layer has visible pixels"
+
+
+@pytest.mark.parametrize("size", [256 * 1024, 8 * 1024 * 1024])
+def test_oversized_upload_reports_413_not_a_connection_reset(start_bridge: Any, size: int) -> None:
+    bridge = start_bridge(max_body_bytes=64 * 1024)
+    with pytest.raises(BridgeError) as error:
+        bridge.client().submit(b"\x89PNG" + bytes(size))
+    assert (error.value.status, error.value.code) == (413, "too_large")
+    assert error.value.body["limit"] == {"bytes": 64 * 1024}
+    assert bridge.client().health()["ready"] is True
+
+
+def test_big_upload_with_wrong_token_reports_401_not_a_connection_reset(
+    bridge: RunningBridge,
+) -> None:
+    with pytest.raises(BridgeError) as error:
+        BridgeClient(bridge.url, token="0" * 64).submit(bytes(8 * 1024 * 1024))
+    assert (error.value.status, error.value.code) == (401, "auth")
+
+
+def test_big_upload_with_bad_parameter_reports_400(bridge: RunningBridge) -> None:
+    with pytest.raises(BridgeError) as error:
+        bridge.client().submit(bytes(8 * 1024 * 1024), layers=0)
+    assert (error.value.status, error.value.code) == (400, "bad_parameter")
