@@ -59,8 +59,8 @@ def test_package_dependencies_point_one_way(package: str) -> None:
     assert not offenders, "\n".join(offenders)
 
 
-def test_training_uses_decomposer_only_for_image_io_and_regions() -> None:
-    allowed = {"decomposer", "decomposer.image_io", "decomposer.regions", "decomposer.errors"}
+def test_training_uses_decomposer_only_for_file_io_and_regions() -> None:
+    allowed = {"decomposer.image_io", "decomposer.atomic", "decomposer.regions", "decomposer.errors"}
     offenders = []
     for path in sorted((ROOT / "training").rglob("*.py")):
         tree = ast.parse(path.read_text())
@@ -69,7 +69,7 @@ def test_training_uses_decomposer_only_for_image_io_and_regions() -> None:
                 isinstance(node, ast.ImportFrom)
                 and node.module
                 and node.module.startswith("decomposer")
-                and (node.module not in allowed or node.module == "decomposer")
+                and node.module not in allowed
             ):
                 offenders.append(f"{path.relative_to(ROOT)}: from {node.module} import ...")
     assert not offenders, "\n".join(offenders)
