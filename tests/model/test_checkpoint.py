@@ -40,10 +40,12 @@ def test_config_json_records_preset_overrides_and_metadata(tmp_path) -> None:
 
 
 def test_file_pair_paths_and_working_size_override(tmp_path) -> None:
-    save_pretrained(create_model("small", working_size=256), tmp_path)
+    save_pretrained(create_model("tiny"), tmp_path)
     net = from_pretrained(tmp_path / "model.safetensors", working_size=512)
     assert net.config.working_size == 512
     assert from_pretrained(tmp_path / "config.json").config.working_size == 256
+    with torch.inference_mode():
+        assert net(torch.zeros(1, 3, 512, 512)).shape == (1, 1, 512, 512)
 
 
 def test_mismatched_weights_name_the_keys(tmp_path) -> None:
