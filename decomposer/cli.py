@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -104,7 +105,11 @@ def _stderr(quiet: bool = False) -> Console:
 
 
 def _fail(console: Console, message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+
+
+def _warn(console: Console, message: str) -> None:
+    console.print(f"[yellow]warning:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def _dir_like(path: Path) -> bool:
@@ -365,7 +370,7 @@ def _run_single(
             verbose=ui.verbose,
         )
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+        _warn(console, warning)
     if result.status == DONE:
         verified = ", verified" if result.verified else ""
         console.print(
@@ -420,7 +425,7 @@ def _run_many(
         bar.advance(task)
         bar.update(task, description=job.source.name)
         for warning in result.warnings:
-            bar.console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+            _warn(bar.console, warning)
         if result.status == FAILED:
             _fail(errors if console.quiet else bar.console, result.error or f"{job.source}: failed")
         elif ui.verbose:

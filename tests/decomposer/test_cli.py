@@ -121,13 +121,13 @@ def test_png_stack_and_depth_png_and_output_folder(tmp_path: Path) -> None:
 
 
 def _corrupt_inputs(tmp_path: Path) -> list[tuple[Path, str]]:
-    garbage = tmp_path / "garbage.png"
+    garbage = tmp_path / "garbage [v2].png"  # rich markup-like name must print as is
     garbage.write_bytes(b"this is not an image at all")
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(make_art(tmp_path / "full.png").read_bytes()[:300])
     (tmp_path / "full.png").unlink()
     return [
-        (garbage, "garbage.png"),
+        (garbage, "garbage [v2].png"),
         (truncated, "truncated.png"),
         (tmp_path / "missing.png", "missing.png"),
     ]
