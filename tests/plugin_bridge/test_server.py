@@ -415,8 +415,16 @@ def test_sixteen_concurrent_clients_all_get_their_own_correct_result(
         client = bridge.client(timeout_s=120)
         job = client.submit(images[i], layers=3)
         positions = [job.queue_position]
-        if i % 2:
-            status = client.wait(job.id, timeout_s=300)  # via events
+        if i % 2:  # via events: every "queued" event carries the current position
+            queued: list[int] = []
+
+            def on_event(event: Any) -> None:
+                if event.type == "queued":
+                    queued.append(event.data["queue_position"])
+
+            status = client.wait(job.id, timeout_s=300, on_event=on_event)
+            assert queued[0] == job.queue_position
+            positions.extend(queued[1:])
         else:
             while True:  # via polling, watching the queue position
                 status = client.status(job.id)
