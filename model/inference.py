@@ -107,8 +107,8 @@ def predict_index_map(
 
     A list in gives a list out (predicted ``batch_size`` at a time). ``device`` None picks
     cuda > mps > cpu; the network is moved there and put in eval mode for the call (its
-    training flag is restored). ``tta`` averages with the horizontally flipped prediction.
-    Deterministic on CPU.
+    training flag is restored); input follows the network's dtype (fp32, or bf16 if it was cast).
+    ``tta`` averages with the horizontally flipped prediction. Deterministic on CPU.
     """
     single = isinstance(image, np.ndarray)
     images = [image] if single else list(image)
@@ -124,13 +124,14 @@ def predict_index_map(
     std = torch.tensor(cfg.std, device=dev).view(1, 3, 1, 1)
     was_training = net.training
     net.to(dev).eval()
+    dtype = next(net.parameters()).dtype  # e.g. a bf16-cast network gets bf16 input
     outputs: list[np.ndarray] = []
     try:
         with torch.inference_mode():
             for start in range(0, len(images), batch_size):
                 chunk = images[start : start + batch_size]
                 x = torch.stack([_to_square(im, size, dev) for im in chunk])
-                x = (x - mean) / std
+                x = ((x - mean) / std).to(dtype)
                 preds = _forward(net, x, tta)
                 for im, pred in zip(chunk, preds, strict=True):
                     outputs.append(_from_square(pred, im.shape[0], im.shape[1]))

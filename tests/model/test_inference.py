@@ -85,3 +85,14 @@ def test_select_device() -> None:
         assert select_device().type in {"mps", "cpu"}
         with pytest.raises(ValueError, match="CUDA is not available"):
             select_device("cuda")
+
+
+def test_bf16_network_gets_bf16_input_and_returns_float32() -> None:
+    torch.manual_seed(0)
+    net32 = create_model("tiny")
+    net16 = create_model("tiny").to(torch.bfloat16)
+    net16.load_state_dict(net32.state_dict())
+    im = rgb(64, 96, 6)
+    y16 = predict_index_map(net16, im, device="cpu")
+    assert y16.dtype == np.float32
+    np.testing.assert_allclose(y16, predict_index_map(net32, im, device="cpu"), atol=0.02)
