@@ -192,7 +192,10 @@ def _print_json(document: dict[str, Any]) -> None:
     help="Weights folder/file or a preset name (e.g. tiny); default: the shipped model.",
 )
 @click.option(
-    "--device", default=None, metavar="NAME", help="Torch device: cpu, cuda, cuda:1, mps. Default: best available."
+    "--device",
+    default=None,
+    metavar="NAME",
+    help="Torch device: cpu, cuda, cuda:1, mps. Default: best available.",
 )
 @click.option(
     "--complete",
