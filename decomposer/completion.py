@@ -88,7 +88,8 @@ def build_layers(
     owner = owner.astype(dtype)
     # owner of fully opaque pixels only (-1 elsewhere): completion may go under these alone
     hider = np.where(rgba[..., 3] == 255, owner, dtype(-1))
-    return [_build_layer(n, box, owner, hider, rgba, config) for n, box in enumerate(boxes)]
+    words = _as_uint32(rgba)
+    return [_build_layer(n, box, owner, hider, rgba, words, config) for n, box in enumerate(boxes)]
 
 
 def _build_layer(
@@ -97,6 +98,7 @@ def _build_layer(
     owner: np.ndarray,
     hider: np.ndarray,
     rgba: np.ndarray,
+    words: np.ndarray,
     config: CompletionConfig,
 ) -> LayerPixels:
     h, w = owner.shape
@@ -113,7 +115,7 @@ def _build_layer(
     ch, cw = own_c.shape
     own = own_c == n
     fill = hider[ys, xs] > n
-    pixels32 = _as_uint32(rgba_c)
+    pixels32 = words[ys, xs]
     has_fill = config.mode != "none" and bool(fill.any())
     s = 1
     if has_fill:

@@ -44,7 +44,12 @@ def blend_over(canvas: np.ndarray, rgba: np.ndarray, offset: tuple[int, int]) ->
     dst = canvas[y0:y1, x0:x1]
     at = top[..., 3]
     opaque = at == 255
-    np.copyto(dst, top, where=opaque[..., None])
+    # copy opaque pixels as whole 32-bit words (one RGBA pixel each) when the layouts allow it
+    if canvas.flags.c_contiguous and rgba.flags.c_contiguous:
+        words = canvas.view(np.uint32)[y0:y1, x0:x1, 0]
+        np.copyto(words, rgba.view(np.uint32)[y0 - y : y1 - y, x0 - x : x1 - x, 0], where=opaque)
+    else:
+        np.copyto(dst, top, where=opaque[..., None])
     partial = (at != 0) & ~opaque
     if not partial.any():
         return

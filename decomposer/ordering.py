@@ -3,7 +3,8 @@
 Medians are computed for all groups at once with a two-level (8 + 8 bit) histogram of the index
 map quantised to 16 bits over its own range, so the cost is a few passes over the pixels whatever
 the number of regions. The result is exact for the quantised values: the error against the
-float median is at most (max - min) / 131070 of the index map's range.
+float median is at most (max - min) / 131070 of the index map's range. Medians over unions of
+regions (the layers) reuse the same quantisation and histograms.
 """
 
 from __future__ import annotations
@@ -13,63 +14,81 @@ import numpy as np
 _LEVELS = 65535
 
 
-def grouped_median(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
-    """Median of `values` per group.
+class GroupedMedians:
+    """Medians of one value map over a labelling, and over unions of its labels.
 
     values: float (H, W) or (n,), finite. groups: int (same shape), id in [0, count) or -1 (ignored).
-    Returns float64 (count,); NaN for empty groups. Even-sized groups average the two middle values.
     """
-    v = np.asarray(values, dtype=np.float32).ravel()
-    g = np.asarray(groups).ravel().astype(np.int64) + 1
-    if v.shape != g.shape:
-        raise ValueError(f"values {values.shape} and groups {groups.shape} differ in shape")
-    out = np.full(count, np.nan)
-    if count == 0 or v.size == 0:
+
+    def __init__(self, values: np.ndarray, groups: np.ndarray, count: int) -> None:
+        v = np.asarray(values, dtype=np.float32).ravel()
+        g = np.asarray(groups).ravel()
+        if v.shape != g.shape:
+            raise ValueError(f"values {np.shape(values)} and groups {np.shape(groups)} differ")
+        self.count = int(count)
+        code = g.astype(np.int64)
+        code += 1  # group id + 1; 0 = ignored
+        valid = code > 0
+        self.vmin = float(v[valid].min()) if valid.any() else 0.0
+        self.span = float(v[valid].max()) - self.vmin if valid.any() else 0.0
+        if self.span > 0 and np.isfinite(self.span):
+            q = (v - np.float32(self.vmin)) * np.float32(_LEVELS / self.span)
+            np.rint(q, out=q)
+            np.clip(q, 0, _LEVELS, out=q)
+            self.q = q.astype(np.uint16)
+            del q
+        else:
+            self.span = 0.0
+            self.q = np.zeros(v.shape, np.uint16)
+        code *= 256
+        code += self.q >> 8  # (group + 1) * 256 + high byte of the quantised value
+        self.code = code
+        size = (self.count + 1) * 256
+        self.hist = np.bincount(code, minlength=size).reshape(self.count + 1, 256)[1:]
+
+    def medians(self) -> np.ndarray:
+        """float64 (count,) median per group; NaN for empty groups."""
+        return self.union_medians(np.arange(self.count), self.count)
+
+    def union_medians(self, union_of: np.ndarray, n_unions: int) -> np.ndarray:
+        """float64 (n_unions,) median over the pixels of the groups g with union_of[g] == u."""
+        union_of = np.asarray(union_of, dtype=np.int64)
+        out = np.full(n_unions, np.nan)
+        hist = np.zeros((n_unions, 256), np.int64)
+        np.add.at(hist, union_of, self.hist)
+        sizes = hist.sum(axis=1)
+        filled = sizes > 0
+        if not filled.any():
+            return out
+        if self.span == 0.0:
+            out[filled] = self.vmin
+            return out
+        cum = np.cumsum(hist, axis=1)
+        unions = np.arange(n_unions)
+        ranks = ((sizes - 1) // 2, sizes // 2)
+        high_bins = [np.argmax(cum > rank[:, None], axis=1) for rank in ranks]
+        wanted = np.zeros((self.count + 1) * 256, bool)
+        groups = np.arange(self.count)
+        for high in high_bins:
+            wanted[(groups + 1) * 256 + high[union_of]] = True
+        sel = wanted[self.code]
+        code_sel = self.code[sel]
+        low_sel = (self.q[sel] & 255).astype(np.int64)
+        del sel
+        union_sel = union_of[(code_sel >> 8) - 1]
+        high_sel = code_sel & 255
+        result = np.zeros((2, n_unions))
+        for k, (rank, high) in enumerate(zip(ranks, high_bins, strict=True)):
+            below = cum[unions, high] - hist[unions, high]
+            mine = high_sel == high[union_sel]
+            sub = np.bincount(union_sel[mine] * 256 + low_sel[mine], minlength=n_unions * 256)
+            sub_cum = np.cumsum(sub.reshape(n_unions, 256), axis=1)
+            low = np.argmax(sub_cum > (rank - below)[:, None], axis=1)
+            result[k] = (high * 256 + low) * (self.span / _LEVELS) + self.vmin
+        out[filled] = 0.5 * (result[0][filled] + result[1][filled])
         return out
-    valid = g > 0
-    if not valid.any():
-        return out
-    vmin = float(v[valid].min())
-    vmax = float(v[valid].max())
-    span = vmax - vmin
-    if span <= 0 or not np.isfinite(span):
-        sizes = np.bincount(g, minlength=count + 1)[1:]
-        out[sizes > 0] = vmin
-        return out
-    q = np.rint((v - np.float32(vmin)) * np.float32(_LEVELS / span))
-    np.clip(q, 0, _LEVELS, out=q)
-    q16 = q.astype(np.uint16)
-    del q
-    code = g * 256
-    code += q16 >> 8  # (group + 1) * 256 + high byte
-    size = (count + 1) * 256
-    hist = np.bincount(code, minlength=size).reshape(count + 1, 256)[1:]
-    sizes = hist.sum(axis=1)
-    cum = np.cumsum(hist, axis=1)
-    rows = np.arange(count)
-    ranks = ((sizes - 1) // 2, sizes // 2)
-    high_bins = [np.argmax(cum > rank[:, None], axis=1) for rank in ranks]
-    wanted = np.zeros(size, bool)
-    for high in high_bins:
-        wanted[(rows + 1) * 256 + high] = True
-    sel = wanted[code]
-    code_sel = code[sel]
-    low_sel = (q16[sel] & 255).astype(np.int64)
-    del code, sel
-    result = np.zeros((2, count))
-    for k, (rank, high) in enumerate(zip(ranks, high_bins, strict=True)):
-        below = cum[rows, high] - hist[rows, high]
-        target = np.append(-1, (rows + 1) * 256 + high)  # per group id shifted by one
-        mine = code_sel == target[code_sel >> 8]
-        sub = np.bincount((code_sel[mine] >> 8) * 256 + low_sel[mine], minlength=size)
-        sub_cum = np.cumsum(sub.reshape(count + 1, 256)[1:], axis=1)
-        low = np.argmax(sub_cum > (rank - below)[:, None], axis=1)
-        result[k] = (high * 256 + low) * (span / _LEVELS) + vmin
-    filled = sizes > 0
-    out[filled] = 0.5 * (result[0][filled] + result[1][filled])
-    return out
 
 
-def region_index_medians(index_map: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
-    """Median predicted index of each region: float64 (count,). index_map float32 (H, W)."""
-    return grouped_median(index_map, labels, count)
+def grouped_median(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+    """Median of `values` per group: float64 (count,), NaN for empty groups (see GroupedMedians)."""
+    return GroupedMedians(values, groups, count).medians()

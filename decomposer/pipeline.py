@@ -18,7 +18,7 @@ from decomposer.completion import COMPLETION_MODES, CompletionConfig, build_laye
 from decomposer.errors import Cancelled, InvalidOptionError, ModelLoadError
 from decomposer.grouping import AUTO_CRITERION, DEFAULT_TAU, group_regions
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, flatten_alpha, load_image
-from decomposer.ordering import grouped_median, region_index_medians
+from decomposer.ordering import GroupedMedians
 from decomposer.regions import RegionConfig, segment_regions
 from decomposer.types import Decomposition, Layer
 
@@ -178,7 +178,8 @@ def decompose_pixels(
 
     clock = time.perf_counter()
     step("order")
-    medians = region_index_medians(index_map, found.labels, found.count)
+    index_stats = GroupedMedians(index_map, found.labels, found.count)
+    medians = index_stats.medians()
     timings["order"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -198,7 +199,8 @@ def decompose_pixels(
     clock = time.perf_counter()
     step("complete")
     built = build_layers(owner_map, rgba, n_layers, CompletionConfig(mode=completion))
-    layer_index = grouped_median(index_map, owner_map, n_layers)
+    layer_index = index_stats.union_medians(grouping.layer_of_region, n_layers)
+    del index_stats
     names = layer_names(n_layers)
     out_layers = [
         Layer(

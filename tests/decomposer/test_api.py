@@ -237,3 +237,14 @@ def test_save_writes_a_psd_with_the_layers(tmp_path: Path) -> None:
 def test_public_names_are_exported() -> None:
     for name in ("decompose", "predict_index", "load_model", "composite_layers", "load_image"):
         assert callable(getattr(decomposer, name))
+
+
+def test_degenerate_images() -> None:
+    empty = np.zeros((12, 9, 4), np.uint8)  # fully transparent: nothing to own
+    dec = decompose(empty, layers=3, index_map=np.zeros((12, 9), np.float32))
+    assert dec.layers == [] and (dec.composite() == 0).all()
+    assert any("only 0 flat-colour region" in w for w in dec.info["warnings"])
+    dot = np.full((1, 1, 3), 7, np.uint8)
+    dec = decompose(dot, layers="auto", index_map=np.ones((1, 1), np.float32))
+    assert len(dec.layers) == 1 and dec.layers[0].name == "Layer 1 (back)"
+    assert (dec.composite()[..., :3] == 7).all()

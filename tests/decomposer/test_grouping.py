@@ -13,7 +13,7 @@ from decomposer.grouping import (
     optimal_cuts,
     tau_links,
 )
-from decomposer.ordering import grouped_median
+from decomposer.ordering import GroupedMedians, grouped_median
 
 
 def _sse(m: np.ndarray, w: np.ndarray, starts: list[int]) -> float:
@@ -142,3 +142,17 @@ def test_grouped_median_matches_numpy() -> None:
     assert np.isnan(medians[50:]).all()  # empty groups
     constant = grouped_median(np.full(10, 2.5, np.float32), np.zeros(10, int), 1)
     assert constant[0] == 2.5
+
+
+def test_union_medians_match_numpy() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.uniform(-2, 5, 30_000).astype(np.float32)
+    groups = rng.integers(-1, 40, 30_000)
+    union_of = rng.integers(0, 6, 40)
+    stats = GroupedMedians(values, groups, 40)
+    unions = stats.union_medians(union_of, 7)
+    member = np.where(groups >= 0, union_of[np.maximum(groups, 0)], -1)
+    for u in range(6):
+        assert unions[u] == pytest.approx(np.median(values[member == u]), abs=7 / 65535)
+    assert np.isnan(unions[6])
+    assert stats.medians()[3] == pytest.approx(np.median(values[groups == 3]), abs=7 / 65535)

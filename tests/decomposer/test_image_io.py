@@ -257,3 +257,11 @@ def test_flatten_alpha_over_white() -> None:
     assert tuple(rgb[0, 0]) == (10, 20, 30)
     assert tuple(rgb[0, 1]) == (255, 255, 255)
     assert tuple(rgb[0, 2]) == (127, 127, 127)
+
+
+def test_psd_pixel_limit_checked_from_its_header(tmp_path: Path) -> None:
+    header = b"8BPS" + struct.pack(">H6sHIIHH", 1, bytes(6), 3, 30_000, 40_000, 8, 3)
+    path = tmp_path / "huge.psd"
+    path.write_bytes(header + bytes(64))
+    with pytest.raises(ImageLoadError, match=r"^huge\.psd: image is 40000x30000 .*over the limit"):
+        load_image(path)
