@@ -6,9 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError
+from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError, ModelLoadError
 from plugin_bridge.errors import ApiError
 from plugin_bridge.jobs import JobParams, ProgressCallback
+
+WARM_UP_IMAGE = np.full((16, 16, 3), 128, dtype=np.uint8)
 
 
 class DecomposeRunner:
@@ -19,6 +21,7 @@ class DecomposeRunner:
         self.device = device
         self._spec = model
         self._model: Any = None
+        self._device_name: str | None = None
 
     @property
     def loaded(self) -> bool:
@@ -27,10 +30,8 @@ class DecomposeRunner:
 
     @property
     def device_name(self) -> str:
-        """The torch device jobs run on."""
-        from model.inference import select_device
-
-        return str(select_device(self.device))
+        """The torch device jobs run on ("auto" or the requested name until loaded)."""
+        return self._device_name or self.device or "auto"
 
     @property
     def completion_modes(self) -> tuple[str, ...]:
@@ -40,11 +41,22 @@ class DecomposeRunner:
         return tuple(COMPLETION_MODES)
 
     def load(self) -> None:
-        """Load the model (raises decomposer.errors.ModelLoadError with a one-line message)."""
+        """Load the model and warm it up on a tiny image, which also moves it to its device.
+
+        Raises decomposer.errors.ModelLoadError with a one-line message (unknown model, missing
+        weights, unavailable device).
+        """
         import decomposer
 
-        if self._model is None:
-            self._model = decomposer.load_model(self._spec)
+        if self._model is not None:
+            return
+        model = decomposer.load_model(self._spec)
+        try:
+            decomposer.predict_index(WARM_UP_IMAGE, model=model, device=self.device)
+        except ValueError as exc:  # e.g. "device 'cuda' requested but CUDA is not available"
+            raise ModelLoadError(str(exc)) from exc
+        self._device_name = str(next(model.parameters()).device)
+        self._model = model
 
     def run(self, image: np.ndarray, params: JobParams, progress: ProgressCallback) -> Any:
         """Decompose one RGBA image; returns a Decomposition."""

@@ -136,3 +136,42 @@ def test_real_server_process_serves_and_stops_on_interrupt(tmp_path: Path) -> No
     assert process.returncode in (0, 130)
     assert "WARNING" in stderr and "127.0.0.2" in stderr
     assert f"listening on http://127.0.0.2:{port}" in stderr
+
+
+def test_unknown_model_is_reported_in_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "--model",
+            "no-such-model",
+            "--port",
+            str(free_port()),
+            "--token-file",
+            str(tmp_path / "t"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "no-such-model" in result.output and "tiny" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unavailable_device_is_reported_in_one_line(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = CliRunner().invoke(
+        main,
+        [
+            "--model",
+            "tiny",
+            "--device",
+            "cuda",
+            "--port",
+            str(free_port()),
+            "--token-file",
+            str(tmp_path / "t"),
+        ],  # fmt: skip
+    )
+    assert result.exit_code == 2
+    assert "CUDA is not available" in result.output and "Traceback" not in result.output
