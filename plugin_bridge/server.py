@@ -110,7 +110,7 @@ def create_app(
             )
         if not body:
             raise ApiError(400, "bad_image", "request body is empty", "send the image file bytes")
-        digest = hashlib.sha256(body).hexdigest()
+        digest = await run_in_threadpool(lambda: hashlib.sha256(body).hexdigest())
         fingerprint = f"{digest}:{params.layers}:{params.complete}"
         job = manager.find_key(key, fingerprint) if key is not None else None
         created = False
