@@ -8,7 +8,7 @@ Why ``small`` looks as it does (measured on the 2-core AMD EPYC, fp32, idle mach
   (~0.17 s per image), i.e. ~20 k image-steps per hour.
 - ViT: width 192 / 3 heads (ViT-Tiny) and 8 blocks, patch 16 at window S/4 = 128 px, so a
   window is 8×8 tokens and the 35 windows are only 2,275 tokens. Patch 8 would quadruple the
-  tokens (~0.35 s for the ViT alone); ViT-S width 384 would give 2×22 M parameters.
+  tokens (≥ 4× the ViT cost); ViT-S width 384 would give 2×22 M parameters.
 - Hooks at blocks 1 and 3 (a quarter and half way, like Depth Pro's 5 and 11 of 24).
 - No LayerScale: Depth Pro's 1e-5 init makes every block start as identity, which slows
   training from scratch; the weights are not loaded from anywhere else.
