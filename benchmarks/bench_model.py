@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import resource
 import time
 from dataclasses import asdict, dataclass
@@ -177,6 +178,7 @@ def main(
     if unknown:
         raise click.BadParameter(f"unknown preset(s): {', '.join(unknown)}", param_hint="preset")
     console = Console(width=200)
+    load_before = os.getloadavg()
     results: list[Result] = []
     ctx = multiprocessing.get_context("spawn")
     for preset in presets:
@@ -187,6 +189,11 @@ def main(
             console.print(asdict(result), width=200)
             results.append(result)
     console.print(render(results))
+    console.print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} "
+        "(other processes on the machine slow CPU timings down)"
+    )
 
 
 if __name__ == "__main__":
