@@ -3,12 +3,12 @@
 - Inputs are files, globs or folders (scanned recursively); outputs mirror the folder tree under
   the output folder (or sit next to each input when there is none).
 - Resume: a journal (`.decompose-journal.jsonl`, JSON lines, in the output root) records each
-  finished output with a key = sha256(input content + output-affecting options) and the output's
-  size and mtime. A file counts as done only when the journal says so for the same key *and* the
+  finished output with a key = sha256(input content + output-affecting options + model weights
+  fingerprint) and the output's size and mtime. A file counts as done only when the journal says so for the same key *and* the
   output is still there unchanged; outputs are written atomically, so a half-written file never
   exists under its final name.
-- One bad file never stops the others; Ctrl-C (KeyboardInterrupt) sets a stop flag that aborts
-  running files at their next stage boundary, and the report marks what did not run.
+- One bad file never stops the others. The first Ctrl-C sets a stop flag: running files abort at
+  their next stage boundary, finished ones stay journaled, and the report marks what did not run.
 """
 
 from __future__ import annotations
@@ -228,12 +228,28 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resume_key(content_hash: str, options: RunOptions, job: Job) -> str:
-    """sha256 over the input content hash, the output-affecting options and the depth request."""
+def model_fingerprint(spec: str | None) -> str:
+    """Identifies the weights a --model value stands for: a preset name as is; for a weights
+    folder or file (None = the shipped default) the files' names, sizes and mtimes, so that
+    retrained weights invalidate earlier results."""
+    import model
+
+    path = model.default_weights_dir() if spec is None else Path(spec)
+    if not path.exists():
+        return str(spec)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    listing = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    return hashlib.sha256(json.dumps(listing).encode("utf-8")).hexdigest()
+
+
+def resume_key(content_hash: str, options: RunOptions, job: Job, model_id: str = "") -> str:
+    """sha256 over the input content hash, the output-affecting options, the model fingerprint
+    and whether an index map is requested."""
     payload = json.dumps(
         {
             "input": content_hash,
             "options": options.key_fields(),
+            "model": model_id,
             "depth": job.depth_out is not None,
         },
         sort_keys=True,
@@ -510,6 +526,7 @@ def run_batch(
     report = BatchReport([], dry_run=dry_run, journal=str(journal.path) if journal else None)
     todo: list[tuple[int, Job, str | None]] = []
     outputs: dict[Path, Job] = {}
+    model_id = model_fingerprint(options.model) if journal is not None else ""
     for job in jobs:
         result = FileResult(input=str(job.source), output=str(job.output), status=PLANNED)
         report.results.append(result)
@@ -521,7 +538,7 @@ def run_batch(
         key = None
         if journal is not None:
             try:
-                key = resume_key(file_sha256(job.source), options, job)
+                key = resume_key(file_sha256(job.source), options, job, model_id)
             except OSError as exc:
                 result.status, result.error_kind = FAILED, "input"
                 result.error = f"{job.source}: cannot read: {exc.strerror or exc}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -221,3 +222,19 @@ def test_outputs_next_to_inputs_are_not_rescanned_and_depth_maps_mirror(tmp_path
     (empty / "readme.txt").write_text("no images here")
     none = run(empty, "-o", tmp_path / "out")
     assert none.exit_code == 2 and "no input images found" in none.stderr
+
+
+def test_new_weights_in_a_model_folder_invalidate_earlier_results(tmp_path: Path) -> None:
+    from model import create_model, save_pretrained
+
+    weights = tmp_path / "weights"
+    save_pretrained(create_model("tiny"), weights)
+    src, out = tmp_path / "in", tmp_path / "out"
+    art(src / "a.png", 7)
+    args = (src, "-o", out, "--model", weights, "-n", "2", "--json")
+    assert json.loads(run(*args).stdout)["totals"]["done"] == 1
+    assert json.loads(run(*args).stdout)["totals"]["skipped"] == 1
+    save_pretrained(create_model("tiny"), weights)  # retrained weights, same folder
+    stamp = (weights / "model.safetensors").stat()
+    os.utime(weights / "model.safetensors", ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
+    assert json.loads(run(*args).stdout)["totals"]["done"] == 1
