@@ -33,7 +33,20 @@ ProgressCallback = Callable[[str, float], None]
 
 
 class Runner(Protocol):
-    """What the job manager runs: a model that is loaded once and then decomposes images."""
+    """What the job manager runs: a model that is loaded once and then decomposes images.
+
+    model_name / device_name / completion_modes describe it for `GET /v1/health`.
+    """
+
+    model_name: str
+
+    @property
+    def device_name(self) -> str:
+        """Torch device the model runs on."""
+
+    @property
+    def completion_modes(self) -> tuple[str, ...]:
+        """Accepted values of the `complete` parameter."""
 
     def load(self) -> None:
         """Load the model (called once, in the worker thread, before the first job)."""

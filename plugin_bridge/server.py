@@ -56,7 +56,7 @@ def create_app(
     config: BridgeConfig, *, token: str, runner: Runner, static_dir: Path | None = STATIC_DIR
 ) -> Starlette:
     """The bridge as an ASGI app: routes, JSON errors, static page, wrapped in AccessGuard."""
-    completion_modes: tuple[str, ...] = getattr(runner, "completion_modes", ("nearest",))
+    completion_modes: tuple[str, ...] = runner.completion_modes
     version = server_version()
 
     def manager_of(request: Request) -> JobManager:
@@ -82,8 +82,8 @@ def create_app(
                 "version": version,
                 "api": {"version": API_VERSION, "min": API_MIN, "max": API_MAX},
                 "ready": runner.loaded,
-                "model": getattr(runner, "model_name", "unknown"),
-                "device": getattr(runner, "device_name", "unknown"),
+                "model": runner.model_name,
+                "device": runner.device_name,
                 "queue": manager.counts,
                 "layers": {"min": 1, "max": config.max_layers, "default": 6},
                 "completion": list(completion_modes),
