@@ -102,6 +102,8 @@ def test_psd_read_back_by_psd_tools(tmp_path: Path) -> None:
     records = psd._record.layer_and_mask_information.layer_info.channel_image_data
     assert all(channel.compression.name == "RLE" for layer in records for channel in layer)
     assert psd._record.image_data.compression.name == "RLE"
+    # Negative count: the 4th document channel is the merged transparency, not a spare alpha.
+    assert psd._record.layer_and_mask_information.layer_info.layer_count == -5
     # The merged image is the real composite: psd-tools un-mattes it to within rounding.
     merged = np.asarray(psd.composite())
     np.testing.assert_array_equal(merged[..., 3], dec.source_rgba[..., 3])
