@@ -24,6 +24,7 @@ from skimage.color import rgb2lab
 from skimage.measure import label as label_components
 
 _N_COLOURS = 1 << 24
+_STRIP_HALF_WIDTH = 1  # strips are at most 2 * this px thick
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class RegionConfig:
 
     lab_step: quantisation cell size in CIELAB units (ΔE76), > 0.
     merge_delta_e: adjacent regions with mean colours closer than this (ΔE76) are merged; 0 = never.
-    min_area: components smaller than this many pixels are specks; None = max(8, H*W // 100_000).
+    min_area: components smaller than this many pixels are specks; None = max(64, H*W // 250_000)
+        (64 = the paper's VTracer `filter_speckle 8`, i.e. 8x8 px).
     blend_tolerance: a component at most 2 px thick whose mean colour is within this many RGB
         levels of a blend of its two main neighbours is an anti-aliasing strip and dissolved too.
     max_speck_steps: bound on front-growing steps; speck pixels still unassigned after it (or not
@@ -49,7 +51,7 @@ class RegionConfig:
         """Speck threshold in pixels for an image of `n_pixels` pixels."""
         if self.min_area is not None:
             return max(1, int(self.min_area))
-        return max(8, n_pixels // 100_000)
+        return max(64, n_pixels // 250_000)
 
 
 @dataclass(frozen=True)
@@ -82,13 +84,28 @@ def segment_regions(rgba: np.ndarray, config: RegionConfig = RegionConfig()) -> 
     del keys
     components = label_components(quantised, background=-1, connectivity=1)
     del quantised
-    comp_rgb = _mean_rgb_by_id(components.ravel(), rgba, int(components.max()) + 1)[1:]
-    labels, region_rgb = _dissolve_specks(
-        components, comp_rgb, rgba, config.resolved_min_area(h * w), config
+    size = int(components.max()) + 1
+    comp_area = np.bincount(components.ravel(), minlength=size)
+    comp_rgb = _mean_rgb_by_id(components.ravel(), rgba, size)
+    if config.merge_delta_e > 0:
+        mapping = _similar_neighbour_groups(components, comp_rgb, config.merge_delta_e)
+        if mapping is not None:
+            components = mapping[components]
+            size = int(mapping.max()) + 1
+            merged_area = np.bincount(mapping, weights=comp_area, minlength=size)
+            comp_rgb = np.stack(
+                [
+                    np.bincount(mapping, weights=comp_rgb[:, c] * comp_area, minlength=size)
+                    / np.maximum(merged_area, 1)
+                    for c in range(3)
+                ],
+                axis=1,
+            )
+            comp_area = merged_area.astype(np.int64)
+    labels, _ = _dissolve_specks(
+        components, comp_area, comp_rgb, rgba, config.resolved_min_area(h * w), config
     )
     del components
-    if config.merge_delta_e > 0:
-        labels = _merge_similar_neighbours(labels, region_rgb, config.merge_delta_e)
     labels, count = _compact(labels)
     areas = np.bincount(labels.ravel() + 1, minlength=count + 1)[1:].astype(np.int64)
     median_rgb = region_median_rgb(labels, rgba, count)
@@ -160,20 +177,22 @@ def _quantise_colours(keys: np.ndarray, step: float) -> np.ndarray:
 
 def _dissolve_specks(
     components: np.ndarray,
+    comp_area: np.ndarray,
     comp_rgb: np.ndarray,
     rgba: np.ndarray,
     min_area: int,
     config: RegionConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Specks merged into adjacent large regions.
+    """Specks and blend strips merged into adjacent large regions.
 
-    components: int (H, W) component ids, 0 = transparent; comp_rgb: float (C, 3) mean colour of
-    components 1..C. Returns (labels int32 (H, W), -1 = transparent; mean RGB (R, 3) of the
-    large components each region grew from, or of the island itself).
+    components: int (H, W) component ids, 0 = transparent; comp_area: int (C + 1,) pixels and
+    comp_rgb: float (C + 1, 3) mean colour per id (row 0 unused). Returns (labels int32 (H, W),
+    -1 = transparent; mean RGB (R, 3) of the component each region grew from, or of the island).
     """
     h, w = components.shape
-    areas = np.bincount(components.ravel())
+    areas = comp_area.copy()
     areas[0] = 0  # background (transparent)
+    comp_rgb = comp_rgb[1:]
     large = areas >= min_area
     large[0] = False
     large &= ~_blend_strips(components, comp_rgb, large, config.blend_tolerance)
@@ -242,10 +261,11 @@ def _blend_strips(
     size = len(large)
     strips = np.zeros(size, bool)
     same = np.ones((h, w), bool)
-    same[1:] &= components[1:] == components[:-1]
-    same[:-1] &= components[:-1] == components[1:]
-    same[:, 1:] &= components[:, 1:] == components[:, :-1]
-    same[:, :-1] &= components[:, :-1] == components[:, 1:]
+    for d in range(1, _STRIP_HALF_WIDTH + 1):
+        same[d:] &= components[d:] == components[:-d]
+        same[:-d] &= components[:-d] == components[d:]
+        same[:, d:] &= components[:, d:] == components[:, :-d]
+        same[:, :-d] &= components[:, :-d] == components[:, d:]
     interior = np.bincount(components[same], minlength=size)
     thin = large & (interior == 0)
     if not thin.any():
@@ -281,31 +301,42 @@ def _blend_strips(
     return strips
 
 
-def _merge_similar_neighbours(
-    labels: np.ndarray, region_rgb: np.ndarray, delta_e: float
-) -> np.ndarray:
-    """Merge 4-adjacent regions whose mean colours (float (R, 3)) are within `delta_e` ΔE76."""
-    count = len(region_rgb)
-    if count <= 1:
-        return labels
-    lab = rgb_to_lab(region_rgb)
+def _similar_neighbour_groups(
+    components: np.ndarray, comp_rgb: np.ndarray, delta_e: float
+) -> np.ndarray | None:
+    """Single-linkage groups of 4-adjacent components with mean colours within `delta_e` ΔE76.
+
+    components: int (H, W), 0 = transparent; comp_rgb: float (C + 1, 3). Returns the new id of
+    every component id (int64 (C + 1,), 0 stays 0, groups numbered from 1), or None if no pair
+    is close enough.
+    """
+    size = len(comp_rgb)
+    if size <= 2:
+        return None
+    lab = rgb_to_lab(comp_rgb)
     pairs = []
-    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
-        edge = (a != b) & (a >= 0) & (b >= 0)
+    for a, b in ((components[:, :-1], components[:, 1:]), (components[:-1, :], components[1:, :])):
+        edge = a != b
+        edge &= a > 0
+        edge &= b > 0
         lo = np.minimum(a[edge], b[edge]).astype(np.int64)
         hi = np.maximum(a[edge], b[edge]).astype(np.int64)
-        pairs.append(np.unique(lo * count + hi))
+        pairs.append(np.unique(lo * size + hi))
     codes = np.unique(np.concatenate(pairs))
-    lo, hi = np.divmod(codes, count)
+    lo, hi = np.divmod(codes, size)
     close = ((lab[lo] - lab[hi]) ** 2).sum(axis=1) < delta_e**2
     if not close.any():
-        return labels
+        return None
     graph = coo_matrix(
-        (np.ones(int(close.sum()), np.int8), (lo[close], hi[close])), shape=(count, count)
+        (np.ones(int(close.sum()), np.int8), (lo[close], hi[close])), shape=(size, size)
     )
-    _, component = connected_components(graph, directed=False)
-    mapping = np.append(component.astype(np.int32), np.int32(-1))  # index -1 -> -1
-    return mapping[labels]
+    _, group = connected_components(graph, directed=False)
+    # renumber so that id 0 (transparent) stays 0 and groups are 1..G
+    _, mapping = np.unique(group, return_inverse=True)
+    mapping = mapping.astype(np.int64).ravel()
+    mapping = np.where(mapping < mapping[0], mapping + 1, mapping)
+    mapping[0] = 0
+    return mapping
 
 
 def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:
