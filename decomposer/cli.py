@@ -362,6 +362,7 @@ def _run_single(
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
         console=console,
+        disable=not console.is_terminal,
         transient=True,
     ) as bar:
         task = bar.add_task(f"{job.source.name}: starting", total=None)
@@ -417,6 +418,7 @@ def _run_many(
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console,
+        disable=not console.is_terminal,
     )
     task = bar.add_task("decomposing", total=None)
 

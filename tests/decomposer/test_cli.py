@@ -138,7 +138,7 @@ def test_bad_inputs_give_one_line_error_exit_2_and_no_output(tmp_path: Path) -> 
         result = run(path, "--model", "tiny")
         assert result.exit_code == 2, result.output
         assert name in result.stderr and "Traceback" not in result.output
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
         assert not path.with_suffix(".psd").exists()
     big = make_art(tmp_path / "big.png")
     result = run(big, "--model", "tiny", "--max-pixels", "1000", "-o", tmp_path / "big_out.psd")
