@@ -80,6 +80,7 @@ class TrainConfig:
     use_edge_loss: bool = False
     edge_loss_weight: float = 0.0
     num_workers: int = 2
+    num_threads: int | None = None  # torch intra-op threads; None = torch's default (all cores)
     seed: int = 42
     val_every: int = 500  # optimizer steps; 0 = only at the end
     val_limit: int = 64  # validation images per evaluation
@@ -105,6 +106,8 @@ class TrainConfig:
         for name in ("val_every", "ckpt_every", "warmup_steps", "num_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads must be ≥ 1, got {self.num_threads}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be ≥ 1, got {self.max_steps}")
         if self.time_budget_min is not None and self.time_budget_min <= 0:
@@ -164,6 +167,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "warmup_steps": 200,
         "batch_size": 8,
         "min_lr_ratio": 0.05,
+        "num_workers": 1,
     },
 }
 

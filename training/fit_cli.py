@@ -91,6 +91,12 @@ EXIT_INTERRUPTED = 130
 )
 @click.option("--num-workers", type=int, default=None, help="Data-loader worker processes (2).")
 @click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="torch CPU threads (default: all cores; 1 is faster on a busy machine).",
+)
+@click.option(
     "--working-size",
     type=int,
     default=None,
@@ -134,6 +140,7 @@ def fit(
     edge_loss_weight: float | None,
     use_amp: bool | None,
     num_workers: int | None,
+    threads: int | None,
     working_size: int | None,
     val_every: int | None,
     val_limit: int | None,
@@ -182,6 +189,7 @@ def fit(
             edge_loss_weight=edge_loss_weight,
             use_amp=use_amp,
             num_workers=num_workers,
+            num_threads=threads,
             working_size=working_size,
             val_every=val_every,
             val_limit=val_limit,

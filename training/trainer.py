@@ -282,6 +282,8 @@ class Trainer:
         progress: bool = True,
     ) -> None:
         self.cfg = cfg
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
         self.info = setup_distributed()
         self.device = pick_device(self.info)
         self.amp = cfg.use_amp and self.device.type == "cuda"
@@ -290,8 +292,6 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
             torch.backends.cudnn.benchmark = True
         self.save_dir = Path(cfg.save_dir)
-        if self.info.is_main:
-            self.save_dir.mkdir(parents=True, exist_ok=True)
         self.log = JsonLog(self.save_dir / LOG_NAME, self.info.is_main)
         self.progress = progress and self.info.is_main
         self.resume_path = resolve_resume(resume, self.save_dir)
@@ -328,6 +328,8 @@ class Trainer:
             1, cfg.num_epochs * self.micro_per_epoch // cfg.accum_steps
         )
 
+        if self.info.is_main:  # only once the data and model are known to be usable
+            self.save_dir.mkdir(parents=True, exist_ok=True)
         self.model: nn.Module = self.net
         if self.info.enabled:
             self.model = DistributedDataParallel(

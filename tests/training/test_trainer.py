@@ -151,6 +151,9 @@ def test_fit_cli_trains_and_reports(synthetic_dataset: Callable[..., Path], tmp_
 
 def test_fit_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    out = CliRunner().invoke(train_cli, ["fit", "--data-dir", str(tmp_path / "empty")])
+    save = tmp_path / "run"
+    args = ["fit", "--data-dir", str(tmp_path / "empty"), "--save-dir", str(save)]
+    out = CliRunner().invoke(train_cli, args)
     assert out.exit_code == 2
     assert out.output.strip().count("\n") == 0 and "not a dataset folder" in out.output
+    assert not save.exists()  # nothing written for a run that never started
