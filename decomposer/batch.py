@@ -121,9 +121,10 @@ def _is_our_png_stack(folder: Path) -> bool:
         return False
 
 
-def scan_folder(folder: Path, exclude: Path | None = None) -> list[Path]:
+def scan_folder(folder: Path, exclude: Iterable[Path] = ()) -> list[Path]:
     """Image files under `folder`, recursively, sorted; skips hidden/temp entries, our own PNG
-    stacks and anything under `exclude` (the output folder when it lies inside the input)."""
+    stacks and the folders in `exclude` (resolved output folders that lie inside the input)."""
+    exclude = set(exclude)
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
@@ -132,7 +133,7 @@ def scan_folder(folder: Path, exclude: Path | None = None) -> list[Path]:
             for d in dirs
             if not d.startswith(".")
             and not _is_our_png_stack(here / d)
-            and (exclude is None or (here / d).resolve() != exclude)
+            and (here / d).resolve() not in exclude
         )
         for name in sorted(files):
             if name.startswith(".") or is_temp_name(name):
@@ -153,7 +154,22 @@ def _glob_root(pattern: str) -> Path:
     return Path(*static) if static else Path(".")
 
 
-def expand_inputs(inputs: Iterable[str], exclude: Path | None = None) -> list[tuple[Path, Path]]:
+def _globbed(argument: str) -> list[Path]:
+    """Files a glob pattern matches: images, plus files with the pattern's own literal suffix
+    (so `*.psd` takes PSDs while `*` skips earlier outputs and non-images)."""
+    literal = Path(argument).suffix.lower()
+    wanted = set(IMAGE_SUFFIXES) | (
+        {literal} if literal and not _GLOB_CHARS & set(literal) else set()
+    )
+    matches = sorted(Path(m) for m in glob.glob(argument, recursive=True))
+    return [
+        m
+        for m in matches
+        if m.is_file() and not m.name.startswith(".") and m.suffix.lower() in wanted
+    ]
+
+
+def expand_inputs(inputs: Iterable[str], exclude: Iterable[Path] = ()) -> list[tuple[Path, Path]]:
     """(file, path relative to the argument's root) for every input; raises InvalidOptionError
     for an argument that matches nothing."""
     pairs: list[tuple[Path, Path]] = []
@@ -165,10 +181,9 @@ def expand_inputs(inputs: Iterable[str], exclude: Path | None = None) -> list[tu
             pairs.append((path, Path(path.name)))
         elif _GLOB_CHARS & set(argument):
             root = _glob_root(argument)
-            matches = sorted(Path(m) for m in glob.glob(argument, recursive=True))
-            files = [m for m in matches if m.is_file() and not is_temp_name(m.name)]
+            files = _globbed(argument)
             if not files:
-                raise InvalidOptionError(f"{argument}: the pattern matches no files")
+                raise InvalidOptionError(f"{argument}: the pattern matches no image files")
             for file in files:
                 try:
                     pairs.append((file, file.relative_to(root)))
@@ -187,7 +202,7 @@ def plan_jobs(
 ) -> list[Job]:
     """Jobs for a batch: outputs mirror each input's relative path under `output_dir` (or sit
     next to the input), index maps as 16-bit PNGs under `depth_dir` likewise."""
-    exclude = output_dir.resolve() if output_dir is not None else None
+    exclude = [folder.resolve() for folder in (output_dir, depth_dir) if folder is not None]
     pairs = expand_inputs(inputs, exclude)
     jobs: list[Job] = []
     seen: set[Path] = set()

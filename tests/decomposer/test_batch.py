@@ -161,6 +161,7 @@ def test_dry_run_globs_explicit_files_and_collisions(tmp_path: Path) -> None:
     art(src / "sub" / "b.png", 2)
     art(src / "sub" / "b.jpg", 3)
     out = tmp_path / "out"
+    (src / "sub" / "notes.txt").write_text("not an image")
     plan = run(f"{src}/**/*.png", "-o", out, "--dry-run", "--json")
     assert plan.exit_code == 0, plan.output
     data = json.loads(plan.stdout)
@@ -169,6 +170,8 @@ def test_dry_run_globs_explicit_files_and_collisions(tmp_path: Path) -> None:
         str(out / "a.psd"),
         str(out / "sub" / "b.psd"),
     ]
+    everything = json.loads(run(f"{src}/**/*", "-o", out, "--dry-run", "--json").stdout)
+    assert sorted(Path(e["input"]).name for e in everything["files"]) == ["a.png", "b.jpg", "b.png"]
     listing = run(src, "-o", out, "--dry-run", "--format", "ora")
     # b.png and b.jpg would both write out/sub/b.ora: the plan says so and exits 1.
     assert listing.exit_code == 1
@@ -198,7 +201,7 @@ def test_outputs_next_to_inputs_are_not_rescanned_and_depth_maps_mirror(tmp_path
     src = tmp_path / "in"
     art(src / "a.png", 5)
     art(src / "sub" / "b.png", 6)
-    depth = tmp_path / "depth"
+    depth = src / "depth"  # inside the input folder: must not be rescanned as input either
     first = run(
         src, "--format", "png", "--model", "tiny", "-n", "2", "--depth-out", depth, "--json"
     )
