@@ -2,7 +2,8 @@
 
 Starts a real `decompose-bridge` process on a free 127.0.0.1 port (temp token file), then:
 
-1. direct: `decomposer.decompose(image, layers=N, model=m)` in this process, from the main thread
+1. direct: `decomposer.decompose("art.png", layers=N, model=m)` (the same PNG file the bridge gets,
+   so decoding is on both sides) in this process, from the main thread
    and from a worker thread like the bridge's (the overhead baseline);
 2. latency: one client, one job at a time — submit, follow the SSE events to `finished`
    ("to finished"), then fetch the manifest and every layer PNG ("to layers"); overhead = bridge
@@ -128,11 +129,14 @@ def main() -> None:
     count = max(args.clients) * args.jobs_per_client
     images = [illustration(args.size, seed) for seed in range(count)]
     model = decomposer.load_model(args.model)
-    rgba = np.asarray(Image.open(io.BytesIO(images[0])).convert("RGBA"))
+    scratch = tempfile.TemporaryDirectory()
+    source = Path(scratch.name) / "art.png"
+    source.write_bytes(images[0])
 
     def direct_once() -> float:
+        """decompose() on the same PNG file the bridge receives (decoding included)."""
         start = time.perf_counter()
-        decomposer.decompose(rgba, layers=args.layers, model=model, device="cpu")
+        decomposer.decompose(source, layers=args.layers, model=model, device="cpu")
         return time.perf_counter() - start
 
     # The bridge runs the model in a worker thread; torch's CPU threading behaves differently
@@ -180,6 +184,7 @@ def main() -> None:
             process.communicate(timeout=30)
 
     worker.shutdown()
+    scratch.cleanup()
     rows = [
         ("decompose() direct, main thread", direct_main),
         ("decompose() direct, worker thread", direct),
