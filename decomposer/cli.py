@@ -386,12 +386,11 @@ def _run_single(
         _fail(errors, result.error or f"{job.source}: failed")
     if ui.timings:
         _print_timings(errors if ui.as_json else console, result)
-    if report_path is not None:
-        BatchReport([result], seconds=result.seconds).write(report_path)
+    reported = _write_report(BatchReport([result], seconds=result.seconds), report_path, errors)
     if ui.as_json:
         _print_json(result.to_json())
     if result.status == DONE:
-        return EXIT_OK
+        return EXIT_OK if reported else EXIT_FAILED
     return EXIT_USAGE if result.error_kind == "input" else EXIT_FAILED
 
 
@@ -467,11 +466,23 @@ def _run_many(
         console.print(f"{summary} in {report.seconds:.1f} s", markup=False, highlight=False)
         if ui.timings:
             _print_batch_timings(errors if ui.as_json else console, report)
-    if report_path is not None:
-        report.write(report_path)
+    reported = _write_report(report, report_path, errors)
     if ui.as_json:
         _print_json(report.to_json())
-    return report.exit_code()
+    code = report.exit_code()
+    return EXIT_FAILED if code == EXIT_OK and not reported else code
+
+
+def _write_report(report: BatchReport, path: Path | None, errors: Console) -> bool:
+    """Write --report if asked; False (and a one-line error) when it cannot be written."""
+    if path is None:
+        return True
+    try:
+        report.write(path)
+    except OSError as exc:
+        _fail(errors, f"{path}: cannot write the report ({exc.strerror or exc})")
+        return False
+    return True
 
 
 def _print_batch_timings(console: Console, report: BatchReport) -> None:

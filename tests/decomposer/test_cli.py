@@ -180,3 +180,12 @@ def test_layered_psd_input_is_decoded_and_never_overwritten(tmp_path: Path) -> N
     assert again.exit_code == 0, again.output
     data = json.loads(again.stdout)
     assert data["verified"] is True and data["layers"] == 3
+
+
+def test_unwritable_report_is_a_one_line_error_and_exit_1(tmp_path: Path) -> None:
+    art = make_art(tmp_path / "art.png")
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = run(art, "--model", "tiny", "-n", "2", "--report", tmp_path / "file" / "r.json")
+    assert result.exit_code == 1
+    assert "cannot write the report" in result.stderr and "Traceback" not in result.output
+    assert (tmp_path / "art.psd").is_file()
