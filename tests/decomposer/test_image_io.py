@@ -265,3 +265,26 @@ def test_psd_pixel_limit_checked_from_its_header(tmp_path: Path) -> None:
     path.write_bytes(header + bytes(64))
     with pytest.raises(ImageLoadError, match=r"^huge\.psd: image is 40000x30000 .*over the limit"):
         load_image(path)
+
+
+def test_16bit_rgb_png_converted_to_8bit(tmp_path: Path) -> None:
+    deep = np.array([[[0, 257 * 100, 65535], [1999, 128, 65280]]], np.uint16)
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in deep)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 2, 1, 16, 2, 0, 0, 0)  # 2x1, 16 bit, RGB
+    path = tmp_path / "deep_rgb.png"
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    loaded = load_image(path)
+    assert loaded.rgba.dtype == np.uint8 and loaded.rgba.shape == (1, 2, 4)
+    expected = np.rint(deep / 257.0)
+    assert np.abs(loaded.rgba[..., :3].astype(int) - expected).max() <= 1
