@@ -577,7 +577,10 @@ def run_batch(
         result = future.result()
         report.results[index] = result
         if result.status == DONE and journal is not None and key is not None:
-            journal.record(job, key, result)
+            try:
+                journal.record(job, key, result)
+            except OSError as exc:  # the output is fine; a later run just redoes it
+                result.warnings.append(f"{journal.path}: cannot record {job.output} ({exc})")
         del running[future]
         callbacks.finished(job, result)
 
