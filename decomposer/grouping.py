@@ -8,7 +8,8 @@
    lexicographically, (number of τ links cut, area-weighted within-group sum of squared deviations
    of the region medians). So no τ link is cut while there are enough unlinked boundaries, and
    exactly N groups come out whenever there are at least N regions. Exact dynamic programming,
-   O(N · R²) with R regions (R is first reduced to at most `max_units` runs of near-equal medians).
+   O(N · R²) with R regions (beyond 1000 regions, runs of near-equal medians are first merged
+   into at most 2000 units).
 
 `layers="auto"` (criterion `AUTO_CRITERION`): the smallest N in [1, AUTO_MAX_LAYERS] (and not above
 the number of τ-linked runs) whose optimal grouping leaves at most AUTO_UNEXPLAINED of the
@@ -28,7 +29,7 @@ AUTO_CRITERION = (
     f"smallest N <= {AUTO_MAX_LAYERS} whose optimal grouping explains at least "
     f"{100 * (1 - AUTO_UNEXPLAINED):.0f}% of the area-weighted variance of the region medians"
 )
-_MAX_UNITS = 1500
+_MAX_UNITS = 1000
 
 
 @dataclass(frozen=True)
@@ -137,18 +138,23 @@ def group_regions(
 def _reduce_units(
     m: np.ndarray, w: np.ndarray, links: np.ndarray, max_units: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge consecutive items into at most `max_units` units (identity when already few).
+    """Merge consecutive items into fewer units when there are more than `max_units` items.
 
-    Only runs of near-equal medians (same bin among `max_units` equal-width bins of the median range)
-    are merged, so the DP stays exact up to that resolution. Returns (unit start item indices,
-    unit weighted-mean medians, unit weights, unit links).
+    A unit never spans two of `max_units` equal-width bins of the median range nor more than
+    ceil(R / max_units) items, so there are at most 2 * max_units units, and at least max_units
+    (which keeps "exactly N layers" possible for any N <= max_units). Returns (unit start item
+    indices, unit weighted-mean medians, unit weights, unit links).
     """
     count = len(m)
     if count <= max_units:
         return np.arange(count), m, w, links
     span = m[-1] - m[0]
-    bins = np.floor((m - m[0]) / span * (max_units - 1)).astype(np.int64)
-    start = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
+    boundary = np.zeros(count, bool)
+    boundary[:: -(-count // max_units)] = True
+    if span > 0:
+        bins = np.floor((m - m[0]) / span * (max_units - 1)).astype(np.int64)
+        boundary[1:] |= bins[1:] != bins[:-1]
+    start = np.flatnonzero(boundary)
     w_u = np.add.reduceat(w, start)
     m_u = np.add.reduceat(w * m, start) / w_u
     return start, m_u, w_u, links[start]

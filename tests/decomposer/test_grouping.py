@@ -156,3 +156,14 @@ def test_union_medians_match_numpy() -> None:
         assert unions[u] == pytest.approx(np.median(values[member == u]), abs=7 / 65535)
     assert np.isnan(unions[6])
     assert stats.medians()[3] == pytest.approx(np.median(values[groups == 3]), abs=7 / 65535)
+
+
+def test_many_regions_with_few_distinct_medians_still_give_n_layers() -> None:
+    rng = np.random.default_rng(3)
+    medians = rng.choice([0.0, 1.0, 2.0], 4000)
+    colours = rng.integers(0, 256, (4000, 3)).astype(np.uint8)
+    result = group_regions(medians, np.full(4000, 10), colours, layers=6)
+    assert result.n_layers == 6
+    assert set(np.unique(result.layer_of_region)) == set(range(6))
+    constant = group_regions(np.zeros(3000), np.ones(3000), colours[:3000], layers=4)
+    assert constant.n_layers == 4
