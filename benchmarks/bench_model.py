@@ -4,6 +4,8 @@ Each (preset, dtype) runs in a fresh process so its peak memory is its own. Weig
 N(0, 0.02) (values do not change the cost); input is one random image at the preset's working
 size; forward under ``torch.inference_mode()``. bf16 casts the whole model and input.
 CPU memory is the process's peak RSS; CUDA memory is ``torch.cuda.max_memory_allocated``.
+"cpu/thr" is the process CPU time of the best forward divided by the thread count: on a busy
+shared machine it estimates the idle wall time (OpenMP spin-waiting inflates it a little).
 
 Examples::
 
@@ -40,6 +42,7 @@ class Result:
     params: int
     first_s: float
     best_s: float
+    cpu_per_thread_s: float
     encoder_s: float
     decoder_s: float
     head_s: float
@@ -49,6 +52,11 @@ class Result:
 
 def _rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _sync(device: torch.device) -> None:
@@ -82,8 +90,10 @@ def measure(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times: list[tuple[float, float, float]] = []
+    cpu: list[float] = []
     with torch.inference_mode():
         for _ in range(warmup + repeats):
+            c0 = _cpu_s()
             t0 = time.perf_counter()
             feats = net.encoder(x)
             _sync(device)
@@ -95,10 +105,12 @@ def measure(
             _sync(device)
             t3 = time.perf_counter()
             times.append((t1 - t0, t2 - t1, t3 - t2))
+            cpu.append(_cpu_s() - c0)
             del feats, dec
     totals = [sum(t) for t in times]
-    timed = times[warmup:] or times
-    best = min(timed, key=sum)
+    timed = list(range(len(times)))[warmup:] or [0]
+    best_i = min(timed, key=lambda i: sum(times[i]))
+    best = times[best_i]
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else _rss_gib()
     return Result(
         preset=preset,
@@ -108,6 +120,7 @@ def measure(
         params=sum(p.numel() for p in net.parameters()),
         first_s=totals[0],
         best_s=sum(best),
+        cpu_per_thread_s=cpu[best_i] / torch.get_num_threads(),
         encoder_s=best[0],
         decoder_s=best[1],
         head_s=best[2],
@@ -119,7 +132,17 @@ def measure(
 def render(results: list[Result]) -> Table:
     """A rich table of the results."""
     table = Table(title="model forward benchmark (batch 1, working size)")
-    for col in ("preset", "dtype", "device", "size", "params (M)", "first (s)", "best (s)"):
+    cols = (
+        "preset",
+        "dtype",
+        "device",
+        "size",
+        "params (M)",
+        "first (s)",
+        "best (s)",
+        "cpu/thr (s)",
+    )
+    for col in cols:
         table.add_column(col, justify="right")
     for col in ("enc / dec / head (s)", "mem after build (GiB)", "peak mem (GiB)"):
         table.add_column(col, justify="right")
@@ -132,6 +155,7 @@ def render(results: list[Result]) -> Table:
             f"{r.params / 1e6:.2f}",
             f"{r.first_s:.3f}",
             f"{r.best_s:.3f}",
+            f"{r.cpu_per_thread_s:.3f}",
             f"{r.encoder_s:.3f} / {r.decoder_s:.3f} / {r.head_s:.3f}",
             f"{r.build_mem_gib:.2f}",
             f"{r.peak_mem_gib:.2f}",

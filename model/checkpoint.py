@@ -111,7 +111,10 @@ def save_pretrained(
         "config": cfg.to_dict(),
         "metadata": metadata or {},
     }
-    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    try:
+        text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata for {out} must be JSON-serialisable: {exc}") from exc
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
     _atomic_write(
         out / WEIGHTS_NAME,

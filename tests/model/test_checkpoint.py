@@ -73,3 +73,9 @@ def test_save_overwrites_atomically_without_leftovers(tmp_path) -> None:
     save_pretrained(create_model("tiny"), tmp_path)
     save_pretrained(create_model("tiny"), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_unserialisable_metadata_is_rejected_before_writing(tmp_path) -> None:
+    with pytest.raises(ValueError, match="JSON-serialisable"):
+        save_pretrained(create_model("tiny"), tmp_path / "m", metadata={"when": object()})
+    assert list((tmp_path / "m").iterdir()) == []
