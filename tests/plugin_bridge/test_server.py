@@ -564,3 +564,18 @@ def test_server_keeps_serving_status_while_a_job_runs(
         done.set()
         poller.join()
     assert timings and max(timings) < 2.0, "the event loop is never blocked by model work"
+
+
+def test_full_queue_is_503_and_nothing_is_lost(start_bridge: Any, illustration_png: Any) -> None:
+    bridge = start_bridge(max_queued=1)
+    client = bridge.client()
+    accepted, refused = [], []
+    for seed in range(4):
+        try:
+            accepted.append(client.submit(illustration_png(400, 300, seed=90 + seed)).id)
+        except BridgeError as error:
+            refused.append(error)
+    assert len(accepted) == 2, "one running + one queued"
+    assert [(e.status, e.code) for e in refused] == [(503, "queue_full")] * 2
+    for job_id in accepted:
+        assert client.wait(job_id, timeout_s=120)["state"] == "finished"
