@@ -155,6 +155,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "num_epochs": 40,
         "batch_size": 16,
         "grad_clip": 1.0,
+        "use_amp": False,  # the paper code trains in fp32 with TF32 matmuls
         "augment": PAPER_AUGMENT,
     },
     # From-scratch training of the `small` preset on a CPU: the encoder is not pretrained, so it

@@ -563,7 +563,7 @@ class Trainer:
                     ):
                         self.save_checkpoint()
                     # stop decisions are shared so every rank leaves at the same step
-                    session_s = now - session_start
+                    session_s = time.monotonic() - session_start  # incl. validation, saving
                     over_budget = cfg.time_budget_min is not None and (
                         session_s + session_s / len(result.losses) >= cfg.time_budget_min * 60
                     )

@@ -147,6 +147,12 @@ def test_fit_cli_trains_and_reports(synthetic_dataset: Callable[..., Path], tmp_
     assert (save / "final" / "model.safetensors").is_file()
     cfg = json.loads((save / "final" / "config.json").read_text())["metadata"]["training"]["config"]
     assert cfg["use_edge_loss"] and cfg["edge_loss_weight"] == pytest.approx(0.1)
+    # --resume alone continues from SAVE_DIR/checkpoint.pt
+    again = CliRunner().invoke(train_cli, [*args, "--max-steps", "3", "--resume"])
+    assert again.exit_code == 0, again.output
+    assert "done at step 3/3" in again.output
+    starts = [json.loads(x) for x in (save / LOG_NAME).open() if '"start"' in x]
+    assert starts[-1]["resumed_from"] == str(save / CHECKPOINT_NAME) and starts[-1]["step"] == 2
 
 
 def test_fit_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
