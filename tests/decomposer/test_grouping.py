@@ -9,6 +9,7 @@ import pytest
 
 from decomposer.grouping import (
     AUTO_MAX_LAYERS,
+    AUTO_UNEXPLAINED,
     group_regions,
     optimal_cuts,
     tau_links,
@@ -112,13 +113,26 @@ def test_auto_picks_the_natural_clusters() -> None:
     assert 1 <= result.n_layers <= AUTO_MAX_LAYERS
 
 
-def test_auto_on_uniform_medians_stays_within_bounds() -> None:
-    medians = np.linspace(0, 1, 200)
-    colours = np.random.default_rng(1).integers(0, 256, (200, 3)).astype(np.uint8)
-    result = group_regions(medians, np.ones(200), colours, layers="auto", tau=0.0)
-    # a continuum has no natural gaps: the variance criterion needs several layers but stops
-    # at the cap; 95% explained for a uniform spread needs N with 1/N^2 <= 0.05, i.e. N = 5
-    assert result.n_layers == 5
+def test_auto_criterion_holds_exactly() -> None:
+    rng = np.random.default_rng(1)
+    medians = np.sort(rng.uniform(0, 1, 60))
+    weights = rng.integers(1, 30, 60).astype(float)
+    colours = rng.integers(0, 256, (60, 3)).astype(np.uint8)
+    result = group_regions(medians, weights, colours, layers="auto", tau=0.0)
+    n = result.n_layers
+    _, sse_one, _ = optimal_cuts(medians, weights, 1)
+    _, sse_fewer, _ = optimal_cuts(medians, weights, n - 1)
+    # a continuum: the smallest N leaving at most 1% of the variance (about 10 for uniform data)
+    assert result.sse <= AUTO_UNEXPLAINED * sse_one < sse_fewer
+    assert 8 <= n <= AUTO_MAX_LAYERS
+
+
+def test_auto_gives_one_layer_per_well_separated_level() -> None:
+    rng = np.random.default_rng(6)
+    levels = np.repeat(np.arange(8.0), 12) + rng.normal(0, 0.08, 96)
+    colours = rng.integers(0, 256, (96, 3)).astype(np.uint8)
+    result = group_regions(levels, np.full(96, 40), colours, layers="auto", tau=0.0)
+    assert result.n_layers == 8
 
 
 def test_many_regions_are_reduced_and_still_give_n_layers() -> None:
