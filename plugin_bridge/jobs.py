@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from decomposer.errors import Cancelled
 from plugin_bridge.errors import ApiError
 
@@ -55,9 +53,12 @@ class Runner(Protocol):
     def loaded(self) -> bool:
         """True once `load` has completed."""
 
-    def run(self, image: np.ndarray, params: JobParams, progress: ProgressCallback) -> Any:
-        """Decompose `image` (uint8 (H, W, 4)); call `progress(stage, fraction)` at each stage
-        (it raises to cancel); return a `decomposer.types.Decomposition`."""
+    def run(
+        self, source: Path, size: tuple[int, int], params: JobParams, progress: ProgressCallback
+    ) -> Any:
+        """Decompose the validated image file `source` of `size` (width, height); call
+        `progress(stage, fraction)` at each stage (it raises to cancel); return a
+        `decomposer.types.Decomposition`."""
 
     def error_of(self, exc: BaseException) -> ApiError | None:
         """Map a runner exception to a client-facing error, or None for "internal"."""
@@ -96,7 +97,7 @@ class Job:
 
     id: str
     params: JobParams
-    image: np.ndarray | None
+    source: Path | None
     size: tuple[int, int]
     idempotency: tuple[str, str] | None = None
     state: str = "queued"
@@ -242,30 +243,36 @@ class JobManager:
 
     def submit(
         self,
-        image: np.ndarray,
+        source: Path,
+        size: tuple[int, int],
         params: JobParams,
         *,
         idempotency_key: str | None = None,
         fingerprint: str = "",
     ) -> tuple[Job, bool]:
-        """Queue a job; returns (job, created). A repeated idempotency key returns the old job."""
-        if idempotency_key is not None:
-            old = self.find_key(idempotency_key, fingerprint)
-            if old is not None:
-                return old, False
-        if len(self._queue) >= self.max_queued:
-            raise ApiError(
-                503,
-                "queue_full",
-                f"{len(self._queue)} jobs are already waiting",
-                "wait for some to finish and retry",
-            )
-        h, w = image.shape[:2]
+        """Queue a job for the validated image file `source` (the job owns its folder from now
+        on); returns (job, created). A repeated idempotency key returns the old job."""
+        try:
+            if idempotency_key is not None:
+                old = self.find_key(idempotency_key, fingerprint)
+                if old is not None:
+                    shutil.rmtree(source.parent, ignore_errors=True)
+                    return old, False
+            if len(self._queue) >= self.max_queued:
+                raise ApiError(
+                    503,
+                    "queue_full",
+                    f"{len(self._queue)} jobs are already waiting",
+                    "wait for some to finish and retry",
+                )
+        except ApiError:
+            shutil.rmtree(source.parent, ignore_errors=True)
+            raise
         job = Job(
             id=uuid.uuid4().hex,
             params=params,
-            image=image,
-            size=(int(w), int(h)),
+            source=source,
+            size=size,
             idempotency=None if idempotency_key is None else (idempotency_key, fingerprint),
         )
         self._jobs[job.id] = job
@@ -276,6 +283,10 @@ class JobManager:
         self._publish(job, "queued", queue_position=job.queue_position)
         self._wakeup.set()
         return job, True
+
+    def upload_folder(self) -> Path:
+        """A fresh private folder (not yet created) for one upload, inside the work folder."""
+        return self.workdir / "uploads" / uuid.uuid4().hex
 
     def cancel(self, job: Job) -> None:
         """Cancel: drop a queued job now, or ask the running one to stop at its next stage."""
@@ -334,7 +345,9 @@ class JobManager:
         job.state = state
         job.finished_at = time.time()
         job.expires_at = job.finished_at + self.result_ttl_s
-        job.image = None
+        if job.source is not None:
+            shutil.rmtree(job.source.parent, ignore_errors=True)
+            job.source = None
         if state == "finished":
             job.progress = 1.0
         self._publish(job, state, **data)
@@ -366,8 +379,8 @@ class JobManager:
 
         if job.cancel_flag.is_set():
             raise Cancelled(f"job {job.id} cancelled")
-        assert job.image is not None
-        return self.runner.run(job.image, job.params, progress)
+        assert job.source is not None
+        return self.runner.run(job.source, job.size, job.params, progress)
 
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,18 +59,20 @@ class DecomposeRunner:
         self._device_name = str(next(model.parameters()).device)
         self._model = model
 
-    def run(self, image: np.ndarray, params: JobParams, progress: ProgressCallback) -> Any:
-        """Decompose one RGBA image; returns a Decomposition."""
+    def run(
+        self, source: Path, size: tuple[int, int], params: JobParams, progress: ProgressCallback
+    ) -> Any:
+        """Decompose one validated image file; returns a Decomposition."""
         import decomposer
 
         return decomposer.decompose(
-            image,
+            source,
             layers=params.layers,
             model=self._model,
             completion=params.complete,
             device=self.device,
             progress=progress,
-            max_pixels=max(image.shape[0] * image.shape[1], 1),  # validated at upload
+            max_pixels=max(size[0] * size[1], 1),  # checked against the limit at upload
         )
 
     def error_of(self, exc: BaseException) -> ApiError | None:

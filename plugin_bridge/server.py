@@ -33,7 +33,7 @@ from plugin_bridge.config import API_MAX, API_MIN, API_VERSION, BridgeConfig
 from plugin_bridge.errors import ApiError
 from plugin_bridge.jobs import Job, JobManager, Runner
 from plugin_bridge.results import index_map_preview, manifest, png_bytes
-from plugin_bridge.uploads import decode_upload, parse_params, read_body
+from plugin_bridge.uploads import parse_params, read_body, store_upload
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SERVER_NAME = "illustrators-depth-bridge"
@@ -115,9 +115,11 @@ def create_app(
         job = manager.find_key(key, fingerprint) if key is not None else None
         created = False
         if job is None:
-            rgba = await run_in_threadpool(decode_upload, body, config.max_pixels)
+            source, size = await run_in_threadpool(
+                store_upload, body, manager.upload_folder(), config.max_pixels
+            )
             job, created = manager.submit(
-                rgba, params, idempotency_key=key, fingerprint=fingerprint
+                source, size, params, idempotency_key=key, fingerprint=fingerprint
             )
         return JSONResponse(
             {

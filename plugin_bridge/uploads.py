@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
+import shutil
 import struct
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 from starlette.requests import Request
 
@@ -80,44 +79,51 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def decode_upload(body: bytes, max_pixels: int) -> np.ndarray:
-    """Validate and decode an uploaded image file: uint8 (H, W, 4).
+def store_upload(body: bytes, folder: Path, max_pixels: int) -> tuple[Path, tuple[int, int]]:
+    """Write an uploaded image file to `folder/upload`, validate it, return (path, (width, height)).
 
-    Raises ApiError 413 when the image has more than `max_pixels` (checked by
-    `decomposer.image_io.load_image` from the header, before decoding) and 400 when it is not a
-    readable image. The bytes go through a private temp file named "upload" so that every format
-    `load_image` reads (PSD included) is accepted and its messages name "upload".
+    The file is fully decoded once by `decomposer.image_io.load_image` (every format it reads,
+    PSD included; its messages then name "upload") and the pixels are dropped: queued jobs keep
+    only the compressed file, and the worker decodes it again when the job runs.
+    Raises ApiError 413 over `max_pixels` (checked from the header before decoding) and 400 when
+    the bytes are not a readable image; `folder` is removed on error.
     """
     from decomposer.image_io import load_image
 
-    with tempfile.TemporaryDirectory(prefix="decompose-bridge-upload-") as folder:
-        path = Path(folder) / "upload"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "upload"
+    try:
         path.write_bytes(body)
-        try:
-            return load_image(path, max_pixels=max_pixels).rgba
-        except Image.DecompressionBombError as exc:  # load_image lets Pillow's own limit escape
+        rgba = load_image(path, max_pixels=max_pixels).rgba
+        return path, (int(rgba.shape[1]), int(rgba.shape[0]))
+    except Image.DecompressionBombError as exc:  # load_image lets Pillow's own limit escape
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ApiError(
+            413,
+            "too_large",
+            f"image is larger than the decoder allows ({exc})".splitlines()[0],
+            "downscale the image",
+            limit={"pixels": max_pixels},
+        ) from exc
+    except ImageLoadError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        size = header_size(body)
+        if size is not None and size[0] * size[1] > max_pixels:
+            width, height = size
             raise ApiError(
                 413,
                 "too_large",
-                f"image is larger than the decoder allows ({exc})".splitlines()[0],
-                "downscale the image",
+                f"image is {width}x{height} = {width * height} pixels, "
+                f"over the limit of {max_pixels}",
+                "downscale the image or restart the bridge with a larger --max-pixels",
                 limit={"pixels": max_pixels},
             ) from exc
-        except ImageLoadError as exc:
-            size = header_size(body)
-            if size is not None and size[0] * size[1] > max_pixels:
-                width, height = size
-                raise ApiError(
-                    413,
-                    "too_large",
-                    f"image is {width}x{height} = {width * height} pixels, "
-                    f"over the limit of {max_pixels}",
-                    "downscale the image or restart the bridge with a larger --max-pixels",
-                    limit={"pixels": max_pixels},
-                ) from exc
-            raise ApiError(
-                400, "bad_image", str(exc), "send a PNG, JPEG, WebP or PSD file as the raw body"
-            ) from exc
+        raise ApiError(
+            400, "bad_image", str(exc), "send a PNG, JPEG, WebP or PSD file as the raw body"
+        ) from exc
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def header_size(body: bytes) -> tuple[int, int] | None:
