@@ -128,25 +128,45 @@ def _build_layer(
         hb, wb = take.shape
         invented = np.zeros((hb * s, wb * s), bool)
         invented[:ch, :cw] = fill
-        inv5 = invented.reshape(hb, s, wb, s)
-        inv5 &= take[:, None, :, None]
-        out = np.zeros((hb * s, wb * s), np.uint32)
-        np.copyto(out.reshape(hb, s, wb, s), colour[:, None, :, None], where=inv5)
+        invented.reshape(hb, s, wb, s)[...] &= take[:, None, :, None]
         invented = invented[:ch, :cw]
-        out = out[:ch, :cw]
         mask = own | invented
     else:
         invented = None
-        out = np.zeros((ch, cw), np.uint32)
         mask = own
-    np.copyto(out, pixels32, where=own)
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    tight = np.ascontiguousarray(out[r0:r1, c0:c1]).view(np.uint8).reshape(r1 - r0, c1 - c0, 4)
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    del mask
+    tight_own = own[r0:r1, c0:c1]
+    if invented is not None:
+        # block colours expanded to the tight box, zero where nothing is invented
+        out = _expand_blocks(colour, s, r0, r1, c0, c1)
+        out *= invented[r0:r1, c0:c1]
+    else:
+        out = np.zeros((r1 - r0, c1 - c0), np.uint32)
+    np.copyto(out, pixels32[r0:r1, c0:c1], where=tight_own)
+    tight = out.view(np.uint8).reshape(r1 - r0, c1 - c0, 4)
     visible = int(np.count_nonzero(own))
     n_invented = int(np.count_nonzero(invented)) if invented is not None else 0
     return LayerPixels(tight, (int(xs.start + c0), int(ys.start + r0)), visible, n_invented)
+
+
+def _expand_blocks(blocks: np.ndarray, s: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """Pixels [r0:r1, c0:c1] of `blocks` (hb, wb) upsampled by s (nearest), rows C-contiguous.
+
+    Broadcast assignments (columns, then rows) rather than np.repeat, which is ~10x slower.
+    """
+    if s == 1:
+        return np.ascontiguousarray(blocks[r0:r1, c0:c1])
+    rb0, rb1, cb0, cb1 = r0 // s, -(-r1 // s), c0 // s, -(-c1 // s)
+    sub = blocks[rb0:rb1, cb0:cb1]
+    wide = np.empty(sub.shape + (s,), blocks.dtype)
+    wide[...] = sub[..., None]
+    wide = wide.reshape(sub.shape[0], -1)[:, c0 - cb0 * s : c1 - cb0 * s]
+    tall = np.empty((sub.shape[0], s, c1 - c0), blocks.dtype)
+    tall[...] = wide[:, None, :]
+    return tall.reshape(-1, c1 - c0)[r0 - rb0 * s : r1 - rb0 * s]
 
 
 _OPAQUE32 = np.array([0, 0, 0, 255], np.uint8).view(np.uint32)[0]
