@@ -55,6 +55,7 @@ class BridgeConfig:
     allowed_origins: exact CORS origins ("scheme://host[:port]"); the server's own origins are implicit.
     allow_remote: bind a non-loopback host and turn the Host check off (token still required).
     max_queued: queued (not running) jobs beyond this are refused with 503.
+    max_results: ended jobs kept at most (memory guard); the oldest are forgotten first.
     heartbeat_s: SSE heartbeat interval, seconds.
     max_layers: upper bound for the `layers` parameter.
     """
@@ -70,6 +71,7 @@ class BridgeConfig:
     allowed_origins: tuple[str, ...] = ()
     allow_remote: bool = False
     max_queued: int = 64
+    max_results: int = 32
     heartbeat_s: float = 10.0
     max_layers: int = 64
 
@@ -80,8 +82,8 @@ class BridgeConfig:
             raise ValueError("max_body_bytes and max_pixels must be positive")
         if self.result_ttl_s <= 0 or self.heartbeat_s <= 0:
             raise ValueError("result_ttl_s and heartbeat_s must be positive")
-        if self.max_queued < 1 or self.max_layers < 1:
-            raise ValueError("max_queued and max_layers must be at least 1")
+        if self.max_queued < 1 or self.max_layers < 1 or self.max_results < 1:
+            raise ValueError("max_queued, max_results and max_layers must be at least 1")
         for origin in self.allowed_origins:
             check_origin(origin)
         if not self.allow_remote and self.host not in LOOPBACK_HOSTS:

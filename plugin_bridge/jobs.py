@@ -167,8 +167,10 @@ class JobManager:
         result_ttl_s: float,
         max_queued: int,
         heartbeat_s: float,
+        max_results: int = 32,
     ) -> None:
         self.runner = runner
+        self.max_results = max_results
         self.result_ttl_s = result_ttl_s
         self.max_queued = max_queued
         self.heartbeat_s = heartbeat_s
@@ -223,7 +225,8 @@ class JobManager:
                 404,
                 "unknown_job",
                 f"no job {job_id!r} on this bridge",
-                "results are kept for a limited time (--result-ttl); submit the image again",
+                f"results are kept for {self.result_ttl_s:g} s (--result-ttl), at most the newest "
+                f"{self.max_results}; submit the image again",
             )
         return job
 
@@ -353,6 +356,7 @@ class JobManager:
         self._publish(job, state, **data)
         for queue in job.subscribers:
             queue.put_nowait(_CLOSE)
+        self.expire(time.time())
 
     def _on_progress(self, job: Job, stage: str, fraction: float) -> None:
         if job.terminal:
@@ -436,12 +440,20 @@ class JobManager:
             self.expire(time.time())
 
     def expire(self, now: float) -> None:
-        """Forget terminal jobs whose TTL has passed and delete their files."""
-        for job in [j for j in self._jobs.values() if j.expires_at is not None]:
-            if job.expires_at <= now:
-                del self._jobs[job.id]
-                if job.idempotency is not None:
-                    self._keys.pop(job.idempotency[0], None)
-                job.result = None
-                job.files.clear()
-                shutil.rmtree(self.workdir / job.id, ignore_errors=True)
+        """Forget terminal jobs whose TTL has passed, and the oldest ones beyond `max_results`."""
+        ended = sorted(
+            (j for j in self._jobs.values() if j.expires_at is not None),
+            key=lambda j: j.finished_at or 0.0,
+        )
+        excess = len(ended) - self.max_results
+        for rank, job in enumerate(ended):
+            if rank < excess or job.expires_at <= now:
+                self._forget(job)
+
+    def _forget(self, job: Job) -> None:
+        del self._jobs[job.id]
+        if job.idempotency is not None:
+            self._keys.pop(job.idempotency[0], None)
+        job.result = None
+        job.files.clear()
+        shutil.rmtree(self.workdir / job.id, ignore_errors=True)

@@ -241,6 +241,7 @@ def create_app(
             result_ttl_s=config.result_ttl_s,
             max_queued=config.max_queued,
             heartbeat_s=config.heartbeat_s,
+            max_results=config.max_results,
         )
         app.state.manager = manager
         manager.start()

@@ -579,3 +579,15 @@ def test_full_queue_is_503_and_nothing_is_lost(start_bridge: Any, illustration_p
     assert [(e.status, e.code) for e in refused] == [(503, "queue_full")] * 2
     for job_id in accepted:
         assert client.wait(job_id, timeout_s=120)["state"] == "finished"
+
+
+def test_only_the_newest_results_are_kept(start_bridge: Any, illustration_png: Any) -> None:
+    bridge = start_bridge(max_results=2)
+    client = bridge.client()
+    ids = [run_job(client, illustration_png(32, 32, seed=95 + i), layers=2)[0] for i in range(3)]
+    with pytest.raises(BridgeError) as error:
+        client.result(ids[0])
+    assert (error.value.status, error.value.code) == (404, "unknown_job")
+    assert "at most the newest 2" in error.value.hint
+    for job_id in ids[1:]:
+        assert client.result(job_id)["layer_count"] >= 1
