@@ -153,6 +153,10 @@ def _from_file(path: Path, max_pixels: int) -> LoadedImage:
         raise
     except UnidentifiedImageError as exc:
         raise ImageLoadError(f"{name}: not a supported image file") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(
+            f"{name}: image is too large to decode safely ({_short(exc)}); raise max_pixels to allow it"
+        ) from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
         raise ImageLoadError(f"{name}: corrupt or truncated image ({_short(exc)})") from exc
     except MemoryError as exc:
