@@ -60,7 +60,12 @@ def test_package_dependencies_point_one_way(package: str) -> None:
 
 
 def test_training_uses_decomposer_only_for_file_io_and_regions() -> None:
-    allowed = {"decomposer.image_io", "decomposer.atomic", "decomposer.regions", "decomposer.errors"}
+    allowed = {
+        "decomposer.image_io",
+        "decomposer.atomic",
+        "decomposer.regions",
+        "decomposer.errors",
+    }
     offenders = []
     for path in sorted((ROOT / "training").rglob("*.py")):
         tree = ast.parse(path.read_text())
