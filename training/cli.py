@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from training.dataset_cli import build_dataset, fetch_sources
+from training.export import export_model
 from training.fit_cli import fit
 
 
@@ -17,9 +20,41 @@ def main() -> None:
       decompose-train fetch-sources --out sources/
       decompose-train build-dataset sources/noto-emoji --out data/ --size 512
       decompose-train fit --data-dir data/ --preset small --save-dir runs/small
+      decompose-train export runs/small/best model/weights/default
     """
 
 
 main.add_command(fetch_sources)
 main.add_command(build_dataset)
 main.add_command(fit)
+
+
+@main.command("export")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--dtype",
+    type=click.Choice(["fp16", "bf16", "fp32"]),
+    default="fp16",
+    show_default=True,
+    help="Storage precision of the exported weights (inference runs in fp32).",
+)
+def export(source: Path, destination: Path, dtype: str) -> None:
+    """Export a trained model folder (e.g. runs/small/best) for shipping.
+
+    \b
+    Example:
+      decompose-train export runs/small/best model/weights/default --dtype fp16
+    """
+    from model import CheckpointError
+
+    try:
+        out = export_model(source, destination, dtype=dtype)
+    except (CheckpointError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    size = (out / "model.safetensors").stat().st_size
+    click.echo(f"exported {source} -> {out} ({dtype}, {size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
