@@ -1,0 +1,46 @@
+"""Render contact sheets of the default model's decompositions for docs/.
+
+    python docs/make_contact_sheet.py            # docs/contact_sheet.png + docs/example_house.png
+
+Rows: input, colourised index map (yellow = front), then each layer back -> front on a
+checkerboard. Validation images come from tests/data/validation (unseen in training).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image
+
+from decomposer import decompose, load_model
+from decomposer.preview import contact_sheet, render_preview
+
+ROOT = Path(__file__).resolve().parents[1]
+VALIDATION = ROOT / "tests" / "data" / "validation" / "rgb"
+EXAMPLE = ROOT / "examples" / "house.png"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model folder or preset (default: shipped)")
+    parser.add_argument("--layers", default="6", help="layers per image, or 'auto'")
+    parser.add_argument("--count", type=int, default=6, help="validation images on the sheet")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = parser.parse_args()
+    layers = args.layers if args.layers == "auto" else int(args.layers)
+    net = load_model(args.model)
+
+    paths = sorted(VALIDATION.glob("*.png"))
+    step = max(1, len(paths) // args.count)
+    chosen = paths[::step][: args.count]
+    results = [decompose(p, layers=layers, model=net) for p in chosen]
+    Image.fromarray(contact_sheet(results, tile_size=128)).save(args.out / "contact_sheet.png")
+
+    house = decompose(EXAMPLE, layers=layers, model=net)
+    Image.fromarray(render_preview(house, tile_size=160)).save(args.out / "example_house.png")
+    print(f"wrote {args.out / 'contact_sheet.png'} and {args.out / 'example_house.png'}")
+
+
+if __name__ == "__main__":
+    main()
