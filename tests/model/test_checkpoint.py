@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 import torch
@@ -79,3 +81,13 @@ def test_unserialisable_metadata_is_rejected_before_writing(tmp_path) -> None:
     with pytest.raises(ValueError, match="JSON-serialisable"):
         save_pretrained(create_model("tiny"), tmp_path / "m", metadata={"when": object()})
     assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_saved_files_get_ordinary_permissions_not_mkstemps_0600(tmp_path) -> None:
+    umask = os.umask(0o022)
+    try:
+        out = save_pretrained(create_model("tiny"), tmp_path / "m")
+    finally:
+        os.umask(umask)
+    for name in ("model.safetensors", "config.json"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
