@@ -12,6 +12,7 @@ Examples::
     python benchmarks/bench_model.py                          # small + tiny, fp32
     python benchmarks/bench_model.py -p small -d fp32 -d bf16 --repeats 5
     python benchmarks/bench_model.py -p depthpro -d fp32 -d bf16 --warmup 0 --repeats 1
+    python benchmarks/bench_model.py -p small --shipped 1024   # + the shipped model end to end
 """
 
 from __future__ import annotations
@@ -163,6 +164,38 @@ def render(results: list[Result]) -> Table:
     return table
 
 
+def measure_shipped(
+    sizes: tuple[int, ...], device: str | None, repeats: int, threads: int
+) -> list[tuple[int, float, float]]:
+    """(size, first_s, best_s) of ``predict_index_map`` with the shipped default model."""
+    from model import default_weights_dir, from_pretrained
+    from model.inference import predict_index_map
+
+    if threads:
+        torch.set_num_threads(threads)
+    net = from_pretrained(default_weights_dir())
+    rows = []
+    for size in sizes:
+        image = torch.randint(0, 256, (size, size, 3), dtype=torch.uint8).numpy()
+        times = []
+        for _ in range(1 + repeats):
+            t0 = time.perf_counter()
+            predict_index_map(net, image, device=device)
+            times.append(time.perf_counter() - t0)
+        rows.append((size, times[0], min(times[1:] or times)))
+    return rows
+
+
+def render_shipped(rows: list[tuple[int, float, float]]) -> Table:
+    """Table of :func:`measure_shipped` rows."""
+    table = Table(title="shipped default model, predict_index_map end to end")
+    for column in ("image", "first (s)", "best (s)"):
+        table.add_column(column)
+    for size, first, best in rows:
+        table.add_row(f"{size}²", f"{first:.3f}", f"{best:.3f}")
+    return table
+
+
 @click.command()
 @click.option(
     "-p",
@@ -187,6 +220,14 @@ def render(results: list[Result]) -> Table:
 @click.option("--warmup", default=1, show_default=True, help="Untimed forwards first.")
 @click.option("--repeats", default=3, show_default=True, help="Timed forwards (best is kept).")
 @click.option("--threads", default=0, help="torch intra-op threads; 0 = torch's default.")
+@click.option(
+    "--shipped",
+    "shipped_sizes",
+    multiple=True,
+    type=int,
+    help="Also time the shipped default model end to end (predict_index_map on a SIZE² RGB "
+    "image: resize, pad, forward, resize back). Repeat for several sizes.",
+)
 def main(
     presets: tuple[str, ...],
     dtypes: tuple[str, ...],
@@ -194,6 +235,7 @@ def main(
     warmup: int,
     repeats: int,
     threads: int,
+    shipped_sizes: tuple[int, ...],
 ) -> None:
     """Print parameters, forward time and peak memory per preset and dtype."""
     from model import list_presets
@@ -213,6 +255,8 @@ def main(
             console.print(asdict(result), width=200)
             results.append(result)
     console.print(render(results))
+    if shipped_sizes:
+        console.print(render_shipped(measure_shipped(shipped_sizes, device, repeats, threads)))
     console.print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} "
