@@ -30,6 +30,7 @@ from typing import Any
 
 from decomposer.atomic import is_temp_name, write_text_atomic
 from decomposer.errors import Cancelled, DecomposerError, ImageLoadError, InvalidOptionError
+from decomposer.image_io import LoadedImage
 from decomposer.writers import default_output_path, write_decomposition, write_index_map
 from decomposer.writers.png_stack import MANIFEST_FORMAT, MANIFEST_NAME
 
@@ -376,8 +377,11 @@ def process_file(
     stop: threading.Event | None = None,
     on_stage: Callable[[str], None] | None = None,
     verbose: bool = False,
+    image: LoadedImage | None = None,
 ) -> FileResult:
     """Load, decompose, write (atomically), optionally write the index map and verify one file.
+
+    `image`: the job's input already decoded by the caller (read once, not twice); None reads it.
 
     Never raises for a per-file problem: the result carries status and a one-line error naming
     the file. Raises nothing but KeyboardInterrupt/SystemExit.
@@ -390,7 +394,7 @@ def process_file(
     result = FileResult(input=str(job.source), output=str(job.output), status=FAILED)
     try:
         dec = decompose(
-            job.source,
+            job.source if image is None else image,
             layers=options.layers,
             model=model,
             completion=options.completion,

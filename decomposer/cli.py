@@ -42,8 +42,8 @@ from decomposer.batch import (
     process_file,
     run_batch,
 )
-from decomposer.errors import DecomposerError, InvalidOptionError
-from decomposer.image_io import DEFAULT_MAX_PIXELS
+from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError
+from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from decomposer.writers import FORMATS, default_output_path, format_for_path
 from decomposer.writers.png_stack import MANIFEST_NAME
 
@@ -356,7 +356,17 @@ def _run_single(
         else:
             click.echo(f"would write {job.output} from {job.source}")
         return EXIT_OK
-    net = _load_model_or_exit(ctx, options.model, errors, ui.verbose)
+    # Decode the input before loading the model: a bad file is reported in well under a second
+    # instead of after torch and the weights have loaded. process_file reports the error.
+    try:
+        image: LoadedImage | None = load_image(job.source, max_pixels=options.max_pixels)
+    except ImageLoadError:
+        image = None
+    net = (
+        _load_model_or_exit(ctx, options.model, errors, ui.verbose)
+        if image is not None
+        else options.model
+    )
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -372,6 +382,7 @@ def _run_single(
             net,
             on_stage=lambda stage: bar.update(task, description=f"{job.source.name}: {stage}"),
             verbose=ui.verbose,
+            image=image,
         )
     for warning in result.warnings:
         _warn(console, warning)
