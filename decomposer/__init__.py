@@ -3,8 +3,9 @@
 Public API:
     load_model(name_or_path=None)           the network (None = embedded default)
     predict_index(image, *, model, device)  float32 (H, W) layer index, higher = front
-    decompose(image, *, layers=6 | "auto", model=None, index_map=None, completion="nearest",
-              device=None, progress=None, ...) -> Decomposition
+    decompose(image, options=None, *, model=None, index_map=None, device=None, progress=None,
+              **option_overrides) -> Decomposition
+    DecomposeOptions(layers, ordering, completion, tau, regions, max_pixels)
     composite_layers(layers, canvas_size)   the one exact compositor
     load_image(source, *, max_pixels)       validated 8-bit sRGB RGBA input
 """
@@ -18,12 +19,14 @@ from decomposer.errors import (
     ModelLoadError,
 )
 from decomposer.image_io import LoadedImage, load_image
+from decomposer.options import DecomposeOptions
 from decomposer.pipeline import STAGES, decompose, layer_names, load_model, predict_index
 from decomposer.types import Decomposition, Layer
 
 __all__ = [
     "STAGES",
     "Cancelled",
+    "DecomposeOptions",
     "DecomposerError",
     "Decomposition",
     "ImageLoadError",

@@ -31,6 +31,7 @@ from typing import Any
 from decomposer.atomic import is_temp_name, write_text_atomic
 from decomposer.errors import Cancelled, DecomposerError, ImageLoadError, InvalidOptionError
 from decomposer.image_io import LoadedImage
+from decomposer.options import DecomposeOptions
 from decomposer.writers import default_output_path, write_decomposition, write_index_map
 from decomposer.writers.png_stack import MANIFEST_FORMAT, MANIFEST_NAME
 
@@ -46,26 +47,24 @@ DONE, SKIPPED, FAILED, INTERRUPTED, PLANNED = "done", "skipped", "failed", "inte
 class RunOptions:
     """Everything that decides how one file is decomposed and written.
 
-    layers: int >= 1 or "auto". format: "psd" | "ora" | "png". completion: "nearest" |
-    "harmonic" | "none". model: the --model value (None = shipped default), used in the resume key.
-    max_pixels: input size limit (width * height), checked before decoding.
+    decompose: how the image is decomposed (layers, ordering, completion, max_pixels, ...).
+    format: "psd" | "ora" | "png". extras: PSD hidden extra layers. model: the --model value
+    (None = shipped default), used in the resume key. device: torch device name or None.
+    verify: re-read each written file and check it recomposes the input.
     """
 
-    layers: int | str = 6
+    decompose: DecomposeOptions = field(default_factory=DecomposeOptions)
     format: str = "psd"
-    completion: str = "nearest"
     extras: bool = True
     model: str | None = None
     device: str | None = None
     verify: bool = False
-    max_pixels: int = 100_000_000
 
     def key_fields(self) -> dict[str, Any]:
         """The options that change what is written (part of the resume key)."""
         return {
-            "layers": self.layers,
+            **self.decompose.key_fields(),
             "format": self.format,
-            "completion": self.completion,
             "extras": self.extras,
             "model": self.model or "default",
         }
@@ -395,12 +394,10 @@ def process_file(
     try:
         dec = decompose(
             job.source if image is None else image,
-            layers=options.layers,
+            options.decompose,
             model=model,
-            completion=options.completion,
             device=options.device,
             progress=clock,
-            max_pixels=options.max_pixels,
         )
         result.warnings = [_named(job.source, str(w)) for w in dec.info.get("warnings", [])]
         clock("write", 1.0)  # last chance to stop before anything is written

@@ -44,6 +44,7 @@ from decomposer.batch import (
 )
 from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from decomposer.options import DecomposeOptions
 from decomposer.writers import FORMATS, default_output_path, format_for_path
 from decomposer.writers.png_stack import MANIFEST_NAME
 
@@ -291,15 +292,17 @@ def main(
     except DecomposerError as exc:  # an input that does not exist or matches nothing
         _fail(ui.errors, str(exc))
         ctx.exit(EXIT_USAGE)
+    try:
+        how = DecomposeOptions(layers=layers, completion=completion, max_pixels=max_pixels)
+    except InvalidOptionError as exc:
+        raise click.UsageError(str(exc)) from None
     options = RunOptions(
-        layers=layers,
+        decompose=how,
         format=fmt,
-        completion=completion,
         extras=not no_extras,
         model=model,
         device=device,
         verify=verify,
-        max_pixels=max_pixels,
     )
     try:
         if single:
@@ -359,7 +362,7 @@ def _run_single(
     # Decode the input before loading the model: a bad file is reported in well under a second
     # instead of after torch and the weights have loaded. process_file reports the error.
     try:
-        image: LoadedImage | None = load_image(job.source, max_pixels=options.max_pixels)
+        image: LoadedImage | None = load_image(job.source, max_pixels=options.decompose.max_pixels)
     except ImageLoadError:
         image = None
     net = (

@@ -13,6 +13,12 @@ import numpy as np
 
 _LEVELS = 65535
 
+ORDERINGS = ("median",)
+"""Names of the ways regions are put in depth order (`DecomposeOptions.ordering`).
+
+median: the paper's rule, each region gets the median of the network's index over its pixels.
+"""
+
 
 class GroupedMedians:
     """Medians of one value map over a labelling, and over unions of its labels.

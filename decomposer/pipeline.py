@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from decomposer.completion import COMPLETION_MODES, CompletionConfig, build_layers
+from decomposer.completion import CompletionConfig, build_layers
 from decomposer.errors import Cancelled, InvalidOptionError, ModelLoadError
-from decomposer.grouping import AUTO_CRITERION, DEFAULT_TAU, group_regions
-from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, flatten_alpha, load_image
+from decomposer.grouping import AUTO_CRITERION, group_regions
+from decomposer.image_io import LoadedImage, flatten_alpha, load_image
+from decomposer.options import DecomposeOptions, resolve_options
 from decomposer.ordering import GroupedMedians
-from decomposer.regions import RegionConfig, segment_regions
+from decomposer.regions import segment_regions
 from decomposer.types import Decomposition, Layer
 
 STAGES = ("load", "predict", "regions", "order", "group", "complete", "done")
@@ -102,46 +103,36 @@ def _resolve_model(model: Any) -> Any:
 
 def decompose(
     image: ImageInput,
+    options: DecomposeOptions | None = None,
     *,
-    layers: int | str = 6,
     model: Any = None,
     index_map: np.ndarray | None = None,
-    completion: str = "nearest",
     device: str | None = None,
     progress: Progress | None = None,
-    tau: float = DEFAULT_TAU,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    regions: RegionConfig | None = None,
+    **overrides: Any,
 ) -> Decomposition:
     """Decompose an image into ordered layers (bottom -> top).
 
     image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage.
-    layers: N >= 1 (exactly N layers whenever the image has at least N regions) or "auto".
+    options: how to decompose (`DecomposeOptions`; default: its defaults). Keyword `overrides`
+        name its fields (layers, ordering, completion, tau, regions, max_pixels), so
+        `decompose("art.png", layers=6)` works.
+    model: a network, a model spec for `load_model`, or None for the embedded default.
     index_map: float (H, W), higher = front; when given, no network is used.
-    completion: "nearest" | "harmonic" | "none" (amodal completion under upper layers).
     progress: called as progress(stage, fraction) at each stage boundary; raising
         decomposer.errors.Cancelled from it aborts.
-    tau: colour threshold (L2 in [0, 1] RGB) for merging regions adjacent in order.
     Raises ImageLoadError, InvalidOptionError, ModelLoadError, Cancelled.
     """
-    _check_options(layers, completion, tau)
+    opts = resolve_options(options, overrides)
     starts = _START_NO_MODEL if index_map is not None else _START_WITH_MODEL
     report = _Reporter(progress, starts)
     report("load")
-    loaded = load_image(image, max_pixels=max_pixels)
+    loaded = load_image(image, max_pixels=opts.max_pixels)
     report("predict")
     if index_map is None:
         net = _resolve_model(model)
         index_map = predict_index(loaded, model=net, device=device)
-    result = decompose_pixels(
-        loaded.rgba,
-        index_map,
-        layers=layers,
-        completion=completion,
-        tau=tau,
-        regions=regions,
-        progress=report,
-    )
+    result = decompose_pixels(loaded.rgba, index_map, opts, progress=report)
     result.info["warnings"] = list(loaded.warnings) + result.info["warnings"]
     result.info["source"] = str(loaded.path) if loaded.path is not None else None
     report("done")
@@ -152,18 +143,18 @@ def decompose(
 def decompose_pixels(
     rgba: np.ndarray,
     index_map: np.ndarray,
+    options: DecomposeOptions | None = None,
     *,
-    layers: int | str = 6,
-    completion: str = "nearest",
-    tau: float = DEFAULT_TAU,
-    regions: RegionConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    **overrides: Any,
 ) -> Decomposition:
     """Pure core: uint8 (H, W, 4) pixels + float (H, W) index map -> Decomposition.
 
+    options / overrides: as for `decompose` (`max_pixels` is not used here).
     `progress(stage)` is called when the "regions", "order", "group" and "complete" stages start.
     """
-    _check_options(layers, completion, tau)
+    opts = resolve_options(options, overrides)
+    layers, completion, tau = opts.layers, opts.completion, opts.tau
     rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
     height, width = rgba.shape[:2]
     index_map = _check_index_map(index_map, (height, width))
@@ -173,7 +164,7 @@ def decompose_pixels(
 
     clock = time.perf_counter()
     step("regions")
-    found = segment_regions(rgba, regions or RegionConfig())
+    found = segment_regions(rgba, opts.regions)
     timings["regions"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -221,6 +212,7 @@ def decompose_pixels(
         "tau_runs": grouping.n_runs,
         "tau_links_cut": grouping.links_cut,
         "tau": tau,
+        "ordering": opts.ordering,
         "completion": completion,
         "has_alpha": bool((rgba[..., 3] != 255).any()),
         "invented_fraction": [layer.invented_fraction for layer in out_layers],
@@ -236,20 +228,6 @@ def decompose_pixels(
         source_rgba=rgba,
         info=info,
     )
-
-
-def _check_options(layers: int | str, completion: str, tau: float) -> None:
-    if isinstance(layers, str):
-        if layers != "auto":
-            raise InvalidOptionError(f"layers must be a positive integer or 'auto', got {layers!r}")
-    elif isinstance(layers, bool) or not isinstance(layers, int | np.integer) or layers < 1:
-        raise InvalidOptionError(f"layers must be a positive integer or 'auto', got {layers!r}")
-    if completion not in COMPLETION_MODES:
-        raise InvalidOptionError(
-            f"completion must be one of {', '.join(COMPLETION_MODES)}, got {completion!r}"
-        )
-    if not (0.0 <= float(tau) <= 2.0):
-        raise InvalidOptionError(f"tau must be in [0, 2] (L2 in [0, 1] RGB), got {tau}")
 
 
 def _check_index_map(index_map: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

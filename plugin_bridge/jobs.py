@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from decomposer.errors import Cancelled
+from decomposer.options import DecomposeOptions
 from plugin_bridge.errors import ApiError
 
 TERMINAL_STATES = ("finished", "failed", "cancelled")
@@ -54,7 +55,11 @@ class Runner(Protocol):
         """True once `load` has completed."""
 
     def run(
-        self, source: Path, size: tuple[int, int], params: JobParams, progress: ProgressCallback
+        self,
+        source: Path,
+        size: tuple[int, int],
+        params: DecomposeOptions,
+        progress: ProgressCallback,
     ) -> Any:
         """Decompose the validated image file `source` of `size` (width, height); call
         `progress(stage, fraction)` at each stage (it raises to cancel); return a
@@ -64,16 +69,9 @@ class Runner(Protocol):
         """Map a runner exception to a client-facing error, or None for "internal"."""
 
 
-@dataclass(frozen=True)
-class JobParams:
-    """Decomposition parameters of one job: layers (int or "auto") and completion method."""
-
-    layers: int | str = 6
-    complete: str = "nearest"
-
-    def as_json(self) -> dict[str, Any]:
-        """JSON form used in status replies."""
-        return {"layers": self.layers, "complete": self.complete}
+def params_json(options: DecomposeOptions) -> dict[str, Any]:
+    """The job parameters as status replies show them (PROTOCOL.md names: layers, complete)."""
+    return {"layers": options.layers, "complete": options.completion}
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ class Job:
     """One submitted image and everything known about its processing (loop-owned, mutable)."""
 
     id: str
-    params: JobParams
+    params: DecomposeOptions
     source: Path | None
     size: tuple[int, int]
     idempotency: tuple[str, str] | None = None
@@ -143,7 +141,7 @@ class Job:
             "progress": self.progress,
             "queue_position": self.queue_position if self.state == "queued" else None,
             "cancel_requested": self.cancel_requested,
-            "params": self.params.as_json(),
+            "params": params_json(self.params),
             "image": {"width": self.size[0], "height": self.size[1]},
             "created_at": self.created_at,
             "started_at": self.started_at,
@@ -248,7 +246,7 @@ class JobManager:
         self,
         source: Path,
         size: tuple[int, int],
-        params: JobParams,
+        params: DecomposeOptions,
         *,
         idempotency_key: str | None = None,
         fingerprint: str = "",

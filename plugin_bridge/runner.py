@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError, ModelLoadError
+from decomposer.options import DecomposeOptions
 from plugin_bridge.errors import ApiError
-from plugin_bridge.jobs import JobParams, ProgressCallback
+from plugin_bridge.jobs import ProgressCallback
 
 WARM_UP_IMAGE = np.full((16, 16, 3), 128, dtype=np.uint8)
 
@@ -60,19 +61,21 @@ class DecomposeRunner:
         self._model = model
 
     def run(
-        self, source: Path, size: tuple[int, int], params: JobParams, progress: ProgressCallback
+        self,
+        source: Path,
+        size: tuple[int, int],
+        params: DecomposeOptions,
+        progress: ProgressCallback,
     ) -> Any:
         """Decompose one validated image file; returns a Decomposition."""
         import decomposer
 
         return decomposer.decompose(
             source,
-            layers=params.layers,
+            params.replace(max_pixels=max(size[0] * size[1], 1)),  # checked at upload
             model=self._model,
-            completion=params.complete,
             device=self.device,
             progress=progress,
-            max_pixels=max(size[0] * size[1], 1),  # checked against the limit at upload
         )
 
     def error_of(self, exc: BaseException) -> ApiError | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import socket
 import threading
 import time
@@ -111,7 +112,7 @@ def create_app(
         if not body:
             raise ApiError(400, "bad_image", "request body is empty", "send the image file bytes")
         digest = await run_in_threadpool(lambda: hashlib.sha256(body).hexdigest())
-        fingerprint = f"{digest}:{params.layers}:{params.complete}"
+        fingerprint = f"{digest}:{json.dumps(params.key_fields(), sort_keys=True)}"
         job = manager.find_key(key, fingerprint) if key is not None else None
         created = False
         if job is None:

@@ -13,12 +13,14 @@ from PIL import Image
 from starlette.requests import Request
 
 from decomposer.errors import ImageLoadError
+from decomposer.options import DecomposeOptions
 from plugin_bridge.config import DRAIN_BYTES, BridgeConfig
 from plugin_bridge.errors import ApiError
-from plugin_bridge.jobs import JobParams
 
 
-def parse_params(query: Any, config: BridgeConfig, completion_modes: tuple[str, ...]) -> JobParams:
+def parse_params(
+    query: Any, config: BridgeConfig, completion_modes: tuple[str, ...]
+) -> DecomposeOptions:
     """`layers` (1..max_layers or "auto", default 6) and `complete` from the query string."""
     raw_layers = query.get("layers", "6").strip().lower()
     if raw_layers == "auto":
@@ -40,7 +42,7 @@ def parse_params(query: Any, config: BridgeConfig, completion_modes: tuple[str, 
             f"complete={complete!r} is not valid",
             f"use one of: {', '.join(completion_modes)}",
         )
-    return JobParams(layers=layers, complete=complete)
+    return DecomposeOptions(layers=layers, completion=complete, max_pixels=config.max_pixels)
 
 
 def too_large_bytes(limit: int) -> ApiError:
