@@ -54,7 +54,7 @@ class RayWorker:
             self.model = options.model.load()
         except Exception as exc:  # reported through ready(); the driver drops this worker
             message = " ".join(str(exc).split()) or type(exc).__name__
-            self.error = f"model {options.model.label}: {message} (on host {host_name()})"
+            self.error = f"{message} (on host {host_name()})"
 
     def ready(self) -> tuple[str, str, str | None]:
         """(owner tag, host, model-loading error or None)."""
@@ -123,15 +123,20 @@ class RayExecutor:
     # ------------------------------------------------------------------ start / stop
 
     def _connect(self) -> None:
+        address = self.settings.ray_address
+        if not address:
+            # A cluster of our own for this run: no usage statistics sent anywhere, and it
+            # listens on loopback only (Ray's switch for single-machine clusters; it must be
+            # set before ray is imported).
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         ray = _import_ray()
         self._ray = ray
         common = {"logging_level": logging.ERROR, "log_to_driver": False}
-        address = self.settings.ray_address
         try:
             if address:
                 ray.init(address=address, **common)
             else:
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network at run time
                 ray.init(
                     include_dashboard=False,
                     object_store_memory=LOCAL_OBJECT_STORE_BYTES,
