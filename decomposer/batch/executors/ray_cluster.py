@@ -36,6 +36,10 @@ LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results are small; Ray's minimum is 
 _CONTROL = "control"  # concurrency group for interrupt(), which runs while a file converts
 
 
+class WorkerUnusable(RuntimeError):
+    """Raised by a worker whose model did not load: its files go to other workers."""
+
+
 class RayWorker:
     """One worker process: loads the model once, converts files one at a time.
 
@@ -63,6 +67,8 @@ class RayWorker:
     def process(self, job: Job, dead_tags: tuple[str, ...]) -> FileResult:
         """Convert one file. dead_tags: owner tags of workers that died on this file earlier,
         whose temp files are removed first."""
+        if self.error is not None:
+            raise WorkerUnusable(self.error)
         if dead_tags:
             absolute = job.absolute(self.cwd)
             for path in (absolute.output, absolute.depth_out):
@@ -138,6 +144,7 @@ class RayExecutor:
                 ray.init(address=address, **common)
             else:
                 ray.init(
+                    address="local",  # a new cluster, even if another one runs on this machine
                     include_dashboard=False,
                     object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                     **common,
@@ -274,6 +281,12 @@ class RayExecutor:
                 result = self._worker_died(flight)
                 if result is None:
                     continue
+            except WorkerUnusable:  # its model failed to load: drop it, the file goes elsewhere
+                if actor.state != "dead":
+                    actor.state = "dead"
+                    ray.kill(actor.handle, no_restart=True)
+                self._dispatch(flight)
+                continue
             except ray.exceptions.RayError as exc:  # e.g. a lost node's result
                 message = " ".join(str(exc).split())[:300]
                 result = FileResult.for_job(
