@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -38,18 +39,27 @@ RUN, SKIP, REFUSE = "run", "skip", "refuse"
 _CLAIMED, _DONE = "claimed", "done"
 
 
+def _settings(options: RunOptions, job: Job, model_id: str) -> dict[str, object]:
+    return {
+        "options": options.key_fields(),
+        "model": model_id,
+        "depth": job.depth_out is not None,
+    }
+
+
 def resume_key(content_hash: str, options: RunOptions, job: Job, model_id: str) -> str:
     """sha256 over the input content hash, the output-affecting options, the weights'
     fingerprint and whether an index map is requested."""
     payload = json.dumps(
-        {
-            "input": content_hash,
-            "options": options.key_fields(),
-            "model": model_id,
-            "depth": job.depth_out is not None,
-        },
-        sort_keys=True,
+        {"input": content_hash, **_settings(options, job, model_id)}, sort_keys=True
     )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def settings_digest(options: RunOptions, job: Job, model_id: str) -> str:
+    """sha256 over the resume key's parts other than the input (options, weights, index map):
+    with an unchanged input stat it lets resume skip a file without reading it."""
+    payload = json.dumps(_settings(options, job, model_id), sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -72,15 +82,56 @@ def file_stat(path: Path) -> list[int] | None:
     return [info.st_size, info.st_mtime_ns]
 
 
+# One record per output in memory, packed (a million outputs ~ 200 MB): state, the first 16 bytes
+# of the resume key and of the settings digest, the output's [size, mtime_ns] stamp and the
+# input's [size, mtime_ns] (-1 = unknown). Keyed by a 16-byte digest of the output path.
+_PACKED = struct.Struct("<c16s16sqqqq")
+_CLAIMED_RAW = _PACKED.pack(b"c", bytes(16), bytes(16), -1, -1, -1, -1)
+
+
+def _path_key(output: Path | str) -> bytes:
+    return hashlib.blake2b(str(output).encode("utf-8"), digest_size=16).digest()
+
+
+def _hex16(text: object) -> bytes:
+    try:
+        return bytes.fromhex(str(text))[:16].ljust(16, b"\0") if text else bytes(16)
+    except ValueError:
+        return bytes(16)
+
+
+def _pair(value: object) -> tuple[int, int]:
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return int(value[0]), int(value[1])
+    return -1, -1
+
+
 @dataclass(frozen=True)
 class _Record:
-    """The latest journal event for one output (kept compact: one per output in memory)."""
+    """The latest journal event for one output."""
 
     state: str
-    key: str | None = None
-    stamp: tuple[int, ...] | None = None
-    input_sha256: str | None = None
-    input_stat: tuple[int, ...] | None = None
+    key: bytes = bytes(16)
+    settings: bytes = bytes(16)
+    stamp: tuple[int, int] = (-1, -1)
+    input_stat: tuple[int, int] = (-1, -1)
+
+    def pack(self) -> bytes:
+        return _PACKED.pack(
+            b"c" if self.state == _CLAIMED else b"d",
+            self.key, self.settings, *self.stamp, *self.input_stat,
+        )  # fmt: skip
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> _Record:
+        state, key, settings, size, mtime, in_size, in_mtime = _PACKED.unpack(raw)
+        return cls(
+            _CLAIMED if state == b"c" else _DONE, key, settings, (size, mtime), (in_size, in_mtime)
+        )
 
 
 @dataclass(frozen=True)
@@ -93,12 +144,6 @@ class Decision:
     message: str | None = None
 
 
-def _tuple(value: object) -> tuple[int, ...] | None:
-    if isinstance(value, list) and all(isinstance(v, int) for v in value):
-        return tuple(value)
-    return None
-
-
 class Journal:
     """Append-only JSON-lines record of claimed and finished outputs, keyed by output path.
 
@@ -108,46 +153,53 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.warnings: list[str] = []
-        self._records: dict[str, _Record] = {}
+        self._records: dict[bytes, bytes] = {}
         self._lock = threading.Lock()
         self._load()
 
     def _load(self) -> None:
         if not self.path.exists():
             return
+        damaged = 0
         try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                for line in handle:  # streamed: a million lines never sit in memory at once
+                    if not line.strip():
+                        continue
+                    if not self._read_line(line) and line.endswith("\n"):
+                        damaged += 1  # (a last line cut short by a crash is simply not a record)
         except OSError as exc:
             self.warnings.append(
                 f"{self.path}: cannot read the journal ({exc.strerror or exc}); files done "
                 "before are not recognised and their outputs are not replaced"
             )
             return
-        lines = text.splitlines()
-        damaged = 0
-        for number, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                output = entry["output"]
-                if entry.get("event") == "claim":
-                    record = _Record(_CLAIMED)
-                else:
-                    record = _Record(
-                        _DONE,
-                        str(entry["key"]),
-                        _tuple(entry.get("stamp")),
-                        entry.get("input_sha256"),
-                        _tuple(entry.get("input_stat")),
-                    )
-                self._records[str(output)] = record
-            except (ValueError, KeyError, TypeError):
-                # the last line may be cut short by a crash: that is simply not a record
-                if number != len(lines) - 1 or text.endswith("\n"):
-                    damaged += 1
         if damaged:
             self.warnings.append(f"{self.path}: {damaged} damaged line(s) ignored")
+
+    def _read_line(self, line: str) -> bool:
+        try:
+            entry = json.loads(line)
+            output = entry["output"]
+            if entry.get("event") == "claim":
+                self._records[_path_key(output)] = _CLAIMED_RAW
+                return True
+            key = entry["key"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        record = _Record(
+            _DONE,
+            _hex16(key),
+            _hex16(entry.get("settings")),
+            _pair(entry.get("stamp")),
+            _pair(entry.get("input_stat")),
+        )
+        self._records[_path_key(output)] = record.pack()
+        return True
+
+    def _record(self, output: Path) -> _Record | None:
+        raw = self._records.get(_path_key(output.resolve()))
+        return None if raw is None else _Record.unpack(raw)
 
     def __len__(self) -> int:
         return len(self._records)
@@ -165,7 +217,7 @@ class Journal:
         must be hashed and cannot be read."""
         stamp = output_stamp(job.output)
         depth_exists = job.depth_out is not None and job.depth_out.exists()
-        record = self._records.get(str(job.output.resolve()))
+        record = self._record(job.output)
         ours_unchanged = (
             record is not None
             and record.state == _DONE
@@ -191,14 +243,18 @@ class Journal:
 
     @staticmethod
     def _same_key(job: Job, record: _Record, options: RunOptions, model_id: str) -> bool:
-        """True when the input and options still give the recorded key. The input is hashed
-        only when its size or mtime differ from the recorded ones (or none were recorded)."""
+        """True when the input and options still give the recorded key. The input is read and
+        hashed only when its size or mtime differ from the recorded ones (or none were)."""
         stat = file_stat(job.source)
-        if record.input_sha256 and stat is not None and record.input_stat == tuple(stat):
-            content = record.input_sha256
-        else:
-            content = file_sha256(job.source)
-        return resume_key(content, options, job, model_id) == record.key
+        if (
+            stat is not None
+            and record.input_stat == tuple(stat)
+            and record.settings != bytes(16)
+            and record.settings == _hex16(settings_digest(options, job, model_id))
+        ):
+            return True
+        key = resume_key(file_sha256(job.source), options, job, model_id)
+        return _hex16(key) == record.key
 
     def _append(self, entry: dict[str, object], durable: bool) -> None:
         with self._lock:
@@ -215,30 +271,34 @@ class Journal:
         self._append(
             {"event": "claim", "output": output, "input": str(job.source), "at": _now()}, False
         )
-        self._records[output] = _Record(_CLAIMED)
+        self._records[_path_key(output)] = _CLAIMED_RAW
 
-    def record(self, job: Job, key: str, result: FileResult) -> None:
-        """Append a finished output (after its atomic write completed), durably."""
+    def record(self, job: Job, result: FileResult, options: RunOptions, model_id: str) -> None:
+        """Append a finished output (after its atomic write completed), durably.
+
+        `result.input_sha256` is the content the worker read: the key is computed from it."""
+        if result.input_sha256 is None:
+            raise ValueError(f"{job.source}: no content hash to record")
         output = str(job.output.resolve())
         stamp = output_stamp(job.output)
+        key = resume_key(result.input_sha256, options, job, model_id)
+        settings = settings_digest(options, job, model_id)
         entry = {
             "output": output,
             "key": key,
             "input": str(job.source),
             "input_sha256": result.input_sha256,
             "input_stat": result.input_stat,
+            "settings": settings,
             "stamp": stamp,
             "layers": result.layers,
             "finished": _now(),
         }
         self._append(entry, True)
-        self._records[output] = _Record(
-            _DONE,
-            key,
-            None if stamp is None else tuple(stamp),
-            result.input_sha256,
-            None if result.input_stat is None else tuple(result.input_stat),
+        record = _Record(
+            _DONE, _hex16(key), _hex16(settings), _pair(stamp), _pair(result.input_stat)
         )
+        self._records[_path_key(output)] = record.pack()
 
 
 def _exists(path: Path, why: str) -> str:

@@ -36,7 +36,7 @@ from decomposer.batch.jobs import (
     Job,
     RunOptions,
 )
-from decomposer.batch.journal import REFUSE, SKIP, Journal, resume_key
+from decomposer.batch.journal import REFUSE, SKIP, Journal
 from decomposer.batch.plan import PlannedJob
 from decomposer.batch.report import BatchReport
 
@@ -118,8 +118,7 @@ def run_batch(
             job = in_flight.pop(ticket)
             if result.status == DONE and result.input_sha256 is not None:
                 try:
-                    key = resume_key(result.input_sha256, options, job, model_id)
-                    journal.record(job, key, result)
+                    journal.record(job, result, options, model_id)
                 except OSError as exc:  # the output is fine; a later run just redoes it
                     result.warnings.append(
                         f"{journal.path}: cannot record {job.output} ({exc.strerror or exc})"

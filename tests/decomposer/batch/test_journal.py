@@ -22,7 +22,7 @@ def finish(journal: Journal, job: Job, content: bytes = b"layered") -> None:
     sha = file_sha256(job.source)
     result = FileResult.for_job(job, DONE, layers=3, input_sha256=sha,
                                 input_stat=file_stat(job.source))  # fmt: skip
-    journal.record(job, resume_key(sha, OPTIONS, job, MODEL), result)
+    journal.record(job, result, OPTIONS, MODEL)
 
 
 def make_job(tmp_path: Path, name: str = "a") -> Job:
