@@ -212,7 +212,9 @@ def main() -> None:
     for config in args.configs.split(","):
         runs = [measure(config, folder, workdir) for _ in range(args.repeat)]
         rows.append(max(runs, key=lambda r: r["steady"]))
-    print(f"\n{args.images} images of {width}x{height}, shipped default model, {os.cpu_count()} CPUs")
+    print(
+        f"\n{args.images} images of {width}x{height}, shipped default model, {os.cpu_count()} CPUs"
+    )
     print(f"{'config':14} {'wall s':>7} {'start-up s':>10} {'img/s':>7} {'img/s steady':>12} "
           f"{'peak MiB':>9}")  # fmt: skip
     for row in rows:

@@ -20,6 +20,15 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def file_stat(path: str | Path) -> list[int] | None:
+    """[size, mtime_ns] of a file, None if it cannot be read."""
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns]
+
+
 def weights_fingerprint(weights: str | None) -> str:
     """Identifies the weights a --model value stands for: a preset name as is; for a weights
     folder or file (None = the shipped default) the files' names, sizes and mtimes, so that

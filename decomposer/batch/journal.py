@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from decomposer.batch.fingerprint import file_sha256
+from decomposer.batch.fingerprint import file_sha256, file_stat
 from decomposer.batch.jobs import FileResult, Job, RunOptions
 from decomposer.writers.png_stack import MANIFEST_NAME
 
@@ -68,15 +68,6 @@ def output_stamp(output: Path) -> list[int] | None:
     target = output / MANIFEST_NAME if output.is_dir() else output
     try:
         info = target.stat()
-    except OSError:
-        return None
-    return [info.st_size, info.st_mtime_ns]
-
-
-def file_stat(path: Path) -> list[int] | None:
-    """[size, mtime_ns] of a file, None if it cannot be read."""
-    try:
-        info = path.stat()
     except OSError:
         return None
     return [info.st_size, info.st_mtime_ns]

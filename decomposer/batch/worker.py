@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from decomposer.batch.fingerprint import file_sha256
+from decomposer.batch.fingerprint import file_sha256, file_stat
 from decomposer.batch.jobs import (
     DONE,
     FAILED,
@@ -28,7 +28,6 @@ from decomposer.batch.jobs import (
     Job,
     RunOptions,
 )
-from decomposer.batch.journal import file_stat
 from decomposer.errors import Cancelled, DecomposerError, ImageLoadError
 from decomposer.image_io import LoadedImage
 from decomposer.processes import owner_tag

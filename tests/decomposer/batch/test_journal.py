@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from decomposer.batch.fingerprint import file_sha256
+from decomposer.batch.fingerprint import file_sha256, file_stat
 from decomposer.batch.jobs import DONE, FileResult, Job, RunOptions
-from decomposer.batch.journal import JOURNAL_NAME, REFUSE, RUN, SKIP, Journal, file_stat, resume_key
+from decomposer.batch.journal import JOURNAL_NAME, REFUSE, RUN, SKIP, Journal, resume_key
 from decomposer.options import DecomposeOptions
 
 OPTIONS = RunOptions()
