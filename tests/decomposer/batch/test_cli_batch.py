@@ -251,3 +251,11 @@ def test_new_weights_in_a_model_folder_invalidate_earlier_results(tmp_path: Path
     stamp = (weights / "model.safetensors").stat()
     os.utime(weights / "model.safetensors", ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
     assert json.loads(run(*args).stdout)["totals"]["done"] == 1
+
+
+def test_help_says_what_overwrite_redo_and_ray_need() -> None:
+    text = " ".join(run("--help").output.split())
+    assert "--executor [ray|threads]" in text and "--ray-address ADDRESS" in text
+    assert "storage that every node of the cluster sees at the same path" in text
+    assert "Existing files are never replaced unless you pass --overwrite" in text
+    assert "--redo Batch: convert files again even if the journal says they are done" in text
