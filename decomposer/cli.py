@@ -37,6 +37,7 @@ from decomposer.batch import (
     BatchCallbacks,
     BatchLock,
     BatchReport,
+    Executor,
     ExecutorSettings,
     FileResult,
     Job,
@@ -44,6 +45,7 @@ from decomposer.batch import (
     ModelSpec,
     Plan,
     RunOptions,
+    Survey,
     create_executor,
     process_file,
     run_batch,
@@ -502,22 +504,12 @@ def _run_many(
     settings: ExecutorSettings,
     writes: Writes,
 ) -> int:
-    """A batch: survey the plan (collisions named up front), lock the output folder, resume
-    via the journal, progress bar with ETA. Returns the exit code."""
-    console, errors = ui.console, ui.errors
+    """A batch: survey the plan, lock the output folder, convert (resuming via the journal),
+    then summary and report. Returns the exit code."""
     survey = plan.survey()
     if survey.total == 0:
         raise InvalidOptionError(f"{', '.join(plan.inputs)}: no input images found")
-    shown_conflicts = set(survey.conflicts)
-    for message in survey.conflicts:
-        _fail(errors, message)
-    if survey.conflict_count > len(survey.conflicts):
-        more = survey.conflict_count - len(survey.conflicts)
-        _fail(errors, f"... and {more} more name collision(s) (see --report)")
     folder = plan.journal_folder()
-    journal = Journal(folder / JOURNAL_NAME)
-    for warning in journal.warnings:
-        _warn(errors, warning)
     executor = create_executor(executor_name, settings)
     lock = BatchLock(folder)
     if not writes.dry_run:
@@ -527,9 +519,39 @@ def _run_many(
             raise DecomposerError(
                 f"{folder}: cannot write to the output folder ({exc.strerror or exc})"
             ) from None
+    try:
         if lock.took_over is not None and ui.verbose:
-            _warn(errors, f"{lock.path}: took over the lock of a batch that is gone "
-                          f"({lock.took_over.describe()})")  # fmt: skip
+            _warn(ui.errors, f"{lock.path}: took over the lock of a batch that is gone "
+                             f"({lock.took_over.describe()})")  # fmt: skip
+        report = _convert(plan, survey, options, ui, executor, Journal(folder / JOURNAL_NAME),
+                          writes)  # fmt: skip
+    finally:
+        lock.release()
+    try:
+        return _finish_batch(report, ui, writes)
+    finally:
+        report.close()
+
+
+def _convert(
+    plan: Plan,
+    survey: Survey,
+    options: RunOptions,
+    ui: Ui,
+    executor: Executor,
+    journal: Journal,
+    writes: Writes,
+) -> BatchReport:
+    """Name the plan's collisions up front, then run the batch under a progress bar with ETA."""
+    console, errors = ui.console, ui.errors
+    for warning in journal.warnings:
+        _warn(errors, warning)
+    shown_conflicts = set(survey.conflicts)
+    for message in survey.conflicts:
+        _fail(errors, message)
+    if survey.conflict_count > len(survey.conflicts):
+        more = survey.conflict_count - len(survey.conflicts)
+        _fail(errors, f"... and {more} more name collision(s) (see --report)")
     bar = _progress_bar(console)
     task = bar.add_task("decomposing", total=survey.total)
 
@@ -556,7 +578,7 @@ def _run_many(
     if not writes.dry_run:
         bar.start()
     try:
-        report = run_batch(
+        return run_batch(
             plan,
             options,
             executor=executor,
@@ -569,11 +591,6 @@ def _run_many(
         )
     finally:
         bar.stop()
-        lock.release()
-    try:
-        return _finish_batch(report, ui, writes)
-    finally:
-        report.close()
 
 
 def _finish_batch(report: BatchReport, ui: Ui, writes: Writes) -> int:

@@ -1,4 +1,5 @@
-"""Content identity for the resume key: an input file's hash and the weights' fingerprint.
+"""File identities for the resume key: an input's content hash and [size, mtime_ns], an
+output's stamp, and the weights' fingerprint.
 
 `weights_fingerprint` is kept here alone so that it can become a one-line call to the model
 package's own fingerprint once `model/` provides one.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+
+from decomposer.writers.png_stack import MANIFEST_NAME
 
 
 def file_sha256(path: str | Path) -> str:
@@ -27,6 +30,12 @@ def file_stat(path: str | Path) -> list[int] | None:
     except OSError:
         return None
     return [info.st_size, info.st_mtime_ns]
+
+
+def output_stamp(output: str | Path) -> list[int] | None:
+    """[size, mtime_ns] of an output file (of manifest.json for a PNG stack), None if absent."""
+    output = Path(output)
+    return file_stat(output / MANIFEST_NAME if output.is_dir() else output)
 
 
 def weights_fingerprint(weights: str | None) -> str:

@@ -112,8 +112,9 @@ class FileResult:
     seconds: wall time spent on the file; timings: per-stage seconds.
     attempts: how many workers started it (more than 1 after a worker process died).
     worker: "PID-HOSTTAG" of the process that produced the result (None when not run).
-    input_sha256 / input_stat: content hash and [size, mtime_ns] of the input as it was read
-        (the journal records them; not part of the report).
+    input_sha256 / input_stat: content hash and [size, mtime_ns] of the input as it was read;
+    output_stamp: [size, mtime_ns] of the output as its worker wrote it (the journal records
+        them; the stats are not part of the report).
     """
 
     input: str
@@ -131,11 +132,12 @@ class FileResult:
     worker: str | None = None
     input_sha256: str | None = None
     input_stat: list[int] | None = None
+    output_stamp: list[int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Report entry (JSON-serialisable)."""
         data = asdict(self)
-        del data["input_stat"]
+        del data["input_stat"], data["output_stamp"]
         data["seconds"] = round(self.seconds, 3)
         data["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
         return data

@@ -30,9 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from decomposer.batch.fingerprint import file_sha256, file_stat
+from decomposer.batch.fingerprint import file_sha256, file_stat, output_stamp
 from decomposer.batch.jobs import FileResult, Job, RunOptions
-from decomposer.writers.png_stack import MANIFEST_NAME
 
 JOURNAL_NAME = ".decompose-journal.jsonl"
 RUN, SKIP, REFUSE = "run", "skip", "refuse"
@@ -61,16 +60,6 @@ def settings_digest(options: RunOptions, job: Job, model_id: str) -> str:
     with an unchanged input stat it lets resume skip a file without reading it."""
     payload = json.dumps(_settings(options, job, model_id), sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def output_stamp(output: Path) -> list[int] | None:
-    """[size, mtime_ns] of an output file (of manifest.json for a PNG stack), None if absent."""
-    target = output / MANIFEST_NAME if output.is_dir() else output
-    try:
-        info = target.stat()
-    except OSError:
-        return None
-    return [info.st_size, info.st_mtime_ns]
 
 
 # One record per output in memory, packed (a million outputs ~ 200 MB): state, the first 16 bytes
@@ -271,7 +260,9 @@ class Journal:
         if result.input_sha256 is None:
             raise ValueError(f"{job.source}: no content hash to record")
         output = str(job.output.resolve())
-        stamp = output_stamp(job.output)
+        # The worker's own view of what it wrote (another node's writes may not be visible here
+        # yet through a network filesystem's caches); else look now.
+        stamp = result.output_stamp or output_stamp(job.output)
         key = resume_key(result.input_sha256, options, job, model_id)
         settings = settings_digest(options, job, model_id)
         entry = {

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from decomposer.batch.fingerprint import file_sha256, file_stat
+from decomposer.batch.fingerprint import file_sha256, file_stat, output_stamp
 from decomposer.batch.jobs import (
     DONE,
     FAILED,
@@ -135,6 +135,7 @@ def process_file(
             write_index_map(dec.index_map, io_job.depth_out)
             result.depth_out = str(job.depth_out)
         result.layers = len(dec.layers)
+        result.output_stamp = output_stamp(io_job.output)
         if options.verify:
             clock.mark("verify")
             check = verify_output(io_job.output, dec.source_rgba, options.format)
