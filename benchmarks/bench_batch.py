@@ -11,7 +11,7 @@ shipped default model (real work: the network at 512², regions, completion, PSD
 Each configuration runs in a fresh process (the runner of `decompose`, as the CLI drives it).
 Reported: wall time from process start to the last file (start-up included: Python, torch,
 the model, for Ray the cluster and its workers), images/s with start-up, images/s without it
-(between the first and the last file finishing), and peak memory (the largest sum of PSS over
+(between the 10th and the 90th percentile of the files' finish times), and peak memory (the largest sum of PSS over
 the process tree, sampled every 0.2 s: the driver, and for Ray its cluster processes and
 workers). The ratio line compares Ray with threads at equal cores; the target is Ray's
 overhead <= 15 % without start-up.
@@ -151,8 +151,7 @@ def one(config: str, folder: Path, out: Path) -> dict:
     return {
         "born": born,
         "ready": ready[0],
-        "first": min(finished),
-        "last": max(finished),
+        "finished": sorted(finished),
         "done": totals["done"],
         "failed": totals["failed"],
     }
@@ -176,14 +175,17 @@ def measure(config: str, folder: Path, workdir: Path) -> dict:
     if child.returncode != 0:
         raise SystemExit(f"{config} failed (exit {child.returncode})")
     data = json.loads(stdout.strip().splitlines()[-1])
-    count = data["done"]
-    steady = (count - 1) / (data["last"] - data["first"])
+    count, times = data["done"], data["finished"]
+    # Without start-up: the rate between the 10th and the 90th percentile of finish times
+    # (no ramp-up while workers load their models, no tail while the last files finish).
+    low, high = int(0.1 * (len(times) - 1)), int(0.9 * (len(times) - 1))
+    steady = (high - low) / (times[high] - times[low])
     return {
         "config": config,
         "images": count,
-        "wall": data["last"] - started,
+        "wall": times[-1] - started,
         "start_up": data["ready"] - started,
-        "with_start": count / (data["last"] - started),
+        "with_start": count / (times[-1] - started),
         "steady": steady,
         "peak_mib": peak,
     }
