@@ -103,6 +103,17 @@ class _Flight:
     notes: list[str] = field(default_factory=list)
 
 
+def worker_resources(device: str | None) -> tuple[dict[str, float], str | None]:
+    """(Ray resources one worker asks for, the device name inside it) for a --device value.
+
+    CPU: one CPU each. CUDA: one GPU each as well; Ray shows a worker only its own GPU, so any
+    "cuda:N" becomes "cuda" inside the worker.
+    """
+    if device is not None and device.split(":")[0] == "cuda":
+        return {"num_cpus": 1, "num_gpus": 1}, "cuda"
+    return {"num_cpus": 1}, device
+
+
 def _import_ray() -> Any:
     try:
         import ray
@@ -114,7 +125,8 @@ def _import_ray() -> Any:
 
 
 class RayExecutor:
-    """Worker processes on a Ray cluster; `settings.workers` of them (default: one per CPU)."""
+    """Worker processes on a Ray cluster; `settings.workers` of them (default: one per CPU of
+    the cluster, or one per GPU when the model's device is CUDA)."""
 
     name = "ray"
 
@@ -124,7 +136,7 @@ class RayExecutor:
         self._started_cluster = False
         self._actors: list[_Actor] = []
         self._flights: dict[Any, _Flight] = {}
-        self.deaths = 0
+        self.deaths = 0  # worker processes that died during the run
 
     # ------------------------------------------------------------------ start / stop
 
@@ -159,15 +171,17 @@ class RayExecutor:
         started = time.perf_counter()
         self._connect()
         ray = self._ray
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        count = self.settings.workers or max(1, cpus)
+        resources, device = worker_resources(options.model.device)
+        cluster = ray.cluster_resources()
+        cpus, gpus = int(cluster.get("CPU", 1)), int(cluster.get("GPU", 0))
+        count = self.settings.workers or max(1, gpus if "num_gpus" in resources else cpus)
         worker_class = ray.remote(
-            num_cpus=1,
+            **resources,
             max_restarts=-1,
             max_task_retries=0,
             concurrency_groups={_CONTROL: 1},
         )(RayWorker)
-        portable = replace(options, model=options.model.absolute())
+        portable = replace(options, model=replace(options.model.absolute(), device=device))
         cwd = str(Path.cwd())
         for _ in range(count):
             handle = worker_class.remote(portable, cwd, self.settings.verbose)

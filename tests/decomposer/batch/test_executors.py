@@ -41,6 +41,14 @@ def test_every_ticket_comes_back_once_and_interrupt_stops_the_rest(
         executor.close()  # idempotent
 
 
+def test_ray_workers_ask_for_a_gpu_each_when_the_device_is_cuda() -> None:
+    from decomposer.batch.executors.ray_cluster import worker_resources
+
+    assert worker_resources(None) == ({"num_cpus": 1}, None)
+    assert worker_resources("cpu") == ({"num_cpus": 1}, "cpu")
+    assert worker_resources("cuda:3") == ({"num_cpus": 1, "num_gpus": 1}, "cuda")
+
+
 def test_registry_names_and_errors() -> None:
     assert set(EXECUTORS) == {"threads", "ray"}
     with pytest.raises(InvalidOptionError, match="unknown executor 'dask'"):
