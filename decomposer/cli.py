@@ -139,7 +139,7 @@ def _dir_like(path: Path) -> bool:
 
 def _is_single(inputs: tuple[str, ...]) -> bool:
     """One input that names a file (existing or not): not a folder, not a pattern."""
-    if len(inputs) != 1:
+    if len(inputs) != 1 or inputs[0].endswith(("/", os.sep)):
         return False
     path = Path(inputs[0])
     return path.is_file() or (not path.is_dir() and not has_glob(inputs[0]))

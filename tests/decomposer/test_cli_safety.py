@@ -164,6 +164,8 @@ def test_a_missing_single_input_with_o_says_no_such_file(tmp_path: Path) -> None
     result = run(tmp_path / "nope.png", "-o", tmp_path / "x.psd")
     assert result.exit_code == 2
     assert result.stderr == f"error: {tmp_path / 'nope.png'}: no such file\n"
+    folder = run(f"{tmp_path / 'nope'}/", "-o", tmp_path / "out")
+    assert folder.stderr == f"error: {tmp_path / 'nope'}/: no such file or folder\n"
 
 
 def test_name_collisions_are_named_on_the_terminal_before_converting(tmp_path: Path) -> None:
@@ -203,6 +205,15 @@ def test_a_read_only_output_folder_names_the_output(tmp_path: Path, read_only: P
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: {source}: cannot write {read_only / 'art.psd'}: ")
+    assert ".tmp" not in line
+
+
+def test_a_batch_into_a_read_only_folder_names_the_folder(tmp_path: Path, read_only: Path) -> None:
+    art(tmp_path / "in" / "a.png")
+    result = run(tmp_path / "in", "-o", read_only, "--model", "tiny")
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {read_only}: cannot write to the output folder (")
     assert ".tmp" not in line
 
 
