@@ -2,7 +2,7 @@
 
 Public API:
     load_model(name_or_path=None)           the network (None = embedded default)
-    predict_index(image, *, model, device)  float32 (H, W) layer index, higher = front
+    predict_index(image, *, model, device, max_pixels)  float32 (H, W) layer index, higher = front
     decompose(image, options=None, *, model=None, index_map=None, device=None, progress=None,
               **option_overrides) -> Decomposition
     DecomposeOptions(layers, ordering, completion, tau, regions, max_pixels)
@@ -15,6 +15,7 @@ from decomposer.errors import (
     Cancelled,
     DecomposerError,
     ImageLoadError,
+    ImageTooLargeError,
     InvalidOptionError,
     ModelLoadError,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "DecomposerError",
     "Decomposition",
     "ImageLoadError",
+    "ImageTooLargeError",
     "InvalidOptionError",
     "Layer",
     "LoadedImage",

@@ -24,6 +24,19 @@ class ImageLoadError(DecomposerError):
     """An input image could not be read or is unacceptable; the message starts with the file name."""
 
 
+class ImageTooLargeError(ImageLoadError):
+    """An input is over the pixel limit (or over a decoder's own safety limit).
+
+    size: (width, height) from the file's header, None when the decoder refused before telling.
+    max_pixels: the limit that was applied (width * height).
+    """
+
+    def __init__(self, message: str, size: tuple[int, int] | None, max_pixels: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.max_pixels = max_pixels
+
+
 class InvalidOptionError(DecomposerError, ValueError):
     """An option or argument has an invalid value (layer count, completion mode, index map shape)."""
 

@@ -2,15 +2,17 @@
 
 Supported files: PNG, JPEG, WebP, BMP, TIFF, GIF (first frame, with a warning when animated) and
 layered PSD/PSB (decoded via the document's composite). EXIF orientation is applied; palette,
-grayscale, 16-bit, float and CMYK images are converted to 8-bit RGB(A); an embedded ICC profile is
-converted to sRGB. The pixel limit is checked from the header, before the pixels are decoded.
+grayscale, 16-bit (rounded, with one warning), float and CMYK images are converted to 8-bit RGB(A);
+an embedded ICC profile is converted to sRGB. The pixel limit is checked from the header, before
+the pixels are decoded, and it replaces Pillow's own decompression-bomb limit for that call
+(without touching Pillow's process-wide setting).
 """
 
 from __future__ import annotations
 
 import io
 import struct
-import threading
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +20,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from decomposer.errors import ImageLoadError
+from decomposer.errors import ImageLoadError, ImageTooLargeError
 
 DEFAULT_MAX_PIXELS = 100_000_000
 ARRAY_NAME = "<array>"
 PIL_NAME = "<image>"
 
 _PSD_SIGNATURE = b"8BPS"
-_PIL_LIMIT_LOCK = threading.Lock()
 _SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
@@ -63,7 +64,8 @@ def load_image(
     """Load and validate `source` (a path, PIL image, uint8 array (H,W)/(H,W,3)/(H,W,4)).
 
     Raises ImageLoadError (message starts with the file name) for missing, unreadable, truncated,
-    corrupt or oversized inputs. `max_pixels` bounds width*height and is checked before decoding.
+    corrupt inputs, and its subclass ImageTooLargeError (with the header's size) for inputs over
+    `max_pixels` (width * height), checked from the header before any pixel is decoded.
     """
     if max_pixels <= 0:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
@@ -92,9 +94,11 @@ def _check_pixels(name: str, width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageLoadError(f"{name}: image has no pixels ({width}x{height})")
     if width * height > max_pixels:
-        raise ImageLoadError(
+        raise ImageTooLargeError(
             f"{name}: image is {width}x{height} = {width * height:,} pixels, over the limit of "
-            f"{max_pixels:,} (raise max_pixels to allow it)"
+            f"{max_pixels:,} (raise max_pixels to allow it)",
+            (width, height),
+            max_pixels,
         )
 
 
@@ -141,21 +145,27 @@ def _from_file(path: Path, max_pixels: int) -> LoadedImage:
         return _from_psd(path, name, head, max_pixels)
     notes: list[str] = []
     try:
-        with _opened(path, max_pixels) as im:
+        with _opened(path, name, max_pixels) as im:
             _check_pixels(name, im.width, im.height, max_pixels)
             frames = int(getattr(im, "n_frames", 1) or 1)
             if frames > 1:
                 notes.append(f"{name}: animated image with {frames} frames; using the first frame")
                 im.seek(0)
+            low_bytes = _low_byte_tiles(im)
             im.load()
+            if low_bytes is not None:
+                _round_deep_channels(path, im, low_bytes, name, notes)
             rgba = _pil_to_rgba(name, im, notes)
     except ImageLoadError:
         raise
     except UnidentifiedImageError as exc:
         raise ImageLoadError(f"{name}: not a supported image file") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(
-            f"{name}: image is too large to decode safely ({_short(exc)}); raise max_pixels to allow it"
+    except Image.DecompressionBombError as exc:  # a decoder that re-checks Pillow's own limit
+        raise ImageTooLargeError(
+            f"{name}: image is too large for its decoder's own safety limit ({_short(exc)}); "
+            "convert it to PNG or downscale it",
+            None,
+            max_pixels,
         ) from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
         raise ImageLoadError(f"{name}: corrupt or truncated image ({_short(exc)})") from exc
@@ -186,7 +196,13 @@ def _from_psd(path: Path, name: str, head: bytes, max_pixels: int) -> LoadedImag
         notes: list[str] = []
         if len(psd) > 0:
             notes.append(f"{name}: layered PSD; decomposing its composite image")
-        rgba = _pil_to_rgba(name, composite, notes)
+        rgba = _deep_psd_composite(psd) if psd.depth > 8 else None
+        if rgba is not None:
+            notes.append(f"{name}: {psd.depth}-bit image reduced to 8 bits per channel (rounded)")
+        else:
+            if psd.depth > 8:
+                notes.append(f"{name}: {psd.depth}-bit image reduced to 8 bits per channel")
+            rgba = _pil_to_rgba(name, composite, notes)
     except ImageLoadError:
         raise
     except MemoryError as exc:
@@ -196,12 +212,35 @@ def _from_psd(path: Path, name: str, head: bytes, max_pixels: int) -> LoadedImag
     return _finish(rgba, path, notes)
 
 
-def _opened(path: Path, max_pixels: int) -> Image.Image:
-    """`Image.open` (reads the header only) without Pillow's own decompression-bomb refusal.
+def _deep_psd_composite(psd: object) -> np.ndarray | None:
+    """uint8 (H, W, 4) of a 16/32-bit RGB or grayscale PSD's stored composite, rounded from its
+    full-precision samples (psd-tools' own 8-bit conversion truncates); None if not available."""
+    from psd_tools.constants import ColorMode
 
-    Pillow's limit is process-wide, so it is lifted only under a lock, only while the header is
-    parsed, and only when Pillow refuses; our own check (`_check_pixels`) then runs on the header,
-    before any pixel is decoded, with an actionable message.
+    if psd.color_mode not in (ColorMode.RGB, ColorMode.GRAYSCALE) or not psd.has_preview():
+        return None
+    values = np.asarray(psd.numpy(), dtype=np.float64)
+    if values.ndim == 2:
+        values = values[..., None]
+    samples = np.rint(np.clip(np.nan_to_num(values), 0.0, 1.0) * 255.0).astype(np.uint8)
+    channels = samples.shape[2]
+    if channels in (1, 2):
+        return _grey_to_rgba(samples[..., 0], samples[..., 1] if channels == 2 else None)
+    if channels not in (3, 4):
+        return None
+    rgba = np.full(samples.shape[:2] + (4,), 255, np.uint8)
+    rgba[..., :channels] = samples
+    return rgba
+
+
+def _opened(path: Path, name: str, max_pixels: int) -> Image.Image:
+    """The image file opened by Pillow (header only), with our `max_pixels` instead of Pillow's
+    decompression-bomb limit.
+
+    `Image.open` applies Pillow's process-wide `MAX_IMAGE_PIXELS`, which must not be changed from
+    library code (other threads rely on it). When it refuses, the file is identified again by the
+    registered format plugins directly, which read the header without that check; the caller then
+    applies our own limit to the header's size before any pixel is decoded.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -209,13 +248,93 @@ def _opened(path: Path, max_pixels: int) -> Image.Image:
             return Image.open(path)
         except Image.DecompressionBombError:
             pass
-        with _PIL_LIMIT_LOCK:
-            saved = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None
+        return _open_with_plugins(path, name, max_pixels)
+
+
+def _open_with_plugins(path: Path, name: str, max_pixels: int) -> Image.Image:
+    """Identify `path` with each registered Pillow format plugin in turn (what `Image.open`
+    does), without Pillow's own pixel-count check."""
+    Image.init()
+    fh = path.open("rb")
+    try:
+        prefix = fh.read(16)
+        for format_id in Image.ID:
+            factory, accept = Image.OPEN[format_id]
+            accepted = True if accept is None else accept(prefix)
+            if isinstance(accepted, str) or not accepted:
+                continue
+            fh.seek(0)
             try:
-                return Image.open(path)
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+                return factory(fh, str(path))
+            except (SyntaxError, IndexError, TypeError, struct.error):
+                continue  # not this format after all
+            except Image.DecompressionBombError as exc:  # the plugin checks inside its header
+                raise ImageTooLargeError(
+                    f"{name}: image is too large for its decoder's own safety limit "
+                    f"({_short(exc)}); convert it to PNG or downscale it",
+                    None,
+                    max_pixels,
+                ) from exc
+    except BaseException:
+        fh.close()
+        raise
+    fh.close()
+    raise ImageLoadError(f"{name}: not a supported image file")
+
+
+# 16-bit-per-channel RGB(A): Pillow keeps only the high byte of each sample; decoding the same
+# tiles once more with the opposite byte order yields the low bytes, and round(v / 257) follows.
+_DEEP_BASES = ("RGB", "RGBA")
+
+
+def _low_byte_rawmode(rawmode: object) -> str | None:
+    """For a 16-bit RGB(A) raw mode (e.g. "RGB;16B"), the one that reads the low bytes."""
+    if not isinstance(rawmode, str):
+        return None
+    base, _, depth = rawmode.rpartition(";")
+    if base not in _DEEP_BASES or depth not in ("16B", "16L", "16N"):
+        return None
+    order = depth[-1]
+    if order == "N":
+        order = "L" if sys.byteorder == "little" else "B"
+    return f"{base};16{'L' if order == 'B' else 'B'}"
+
+
+def _low_byte_tiles(im: Image.Image) -> list | None:
+    """Tiles that decode the low bytes of a 16-bit RGB(A) image; None for any other image."""
+    tiles = list(getattr(im, "tile", None) or [])
+    if not tiles or im.mode not in _DEEP_BASES:
+        return None
+    low = []
+    for tile in tiles:
+        args = tile.args
+        rawmode = args if isinstance(args, str) else (args[0] if args else None)
+        swapped = _low_byte_rawmode(rawmode)
+        if swapped is None:
+            return None
+        low.append(tile._replace(args=swapped if isinstance(args, str) else (swapped, *args[1:])))
+    return low
+
+
+def _round_deep_channels(
+    path: Path, im: Image.Image, low_tiles: list, name: str, notes: list[str]
+) -> None:
+    """Replace the loaded high bytes of a 16-bit RGB(A) image by round(v / 257), in place."""
+    try:
+        with _opened(path, name, im.width * im.height) as again:
+            again.tile = low_tiles
+            again.load()
+            low = np.asarray(again, dtype=np.uint16)
+    except (OSError, ValueError, SyntaxError, struct.error, IndexError):
+        notes.append(f"{name}: 16-bit image reduced to 8 bits per channel (high byte only)")
+        return
+    high = np.asarray(im, dtype=np.uint16)
+    if low.shape != high.shape:
+        notes.append(f"{name}: 16-bit image reduced to 8 bits per channel (high byte only)")
+        return
+    rounded = ((high * 256 + low).astype(np.uint32) + 128) // 257
+    im.paste(Image.fromarray(rounded.astype(np.uint8), im.mode))
+    notes.append(f"{name}: 16-bit image reduced to 8 bits per channel (rounded)")
 
 
 def _short(exc: BaseException) -> str:
@@ -233,7 +352,7 @@ def _pil_to_rgba(name: str, im: Image.Image, notes: list[str]) -> np.ndarray:
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         data = np.asarray(im).astype(np.float64)
         grey = np.clip(np.round(data / 257.0), 0, 255).astype(np.uint8)
-        notes.append(f"{name}: 16-bit grayscale converted to 8-bit")
+        notes.append(f"{name}: 16-bit image reduced to 8 bits per channel (rounded)")
         return _grey_to_rgba(grey, None)
     if mode == "F":
         data = np.asarray(im, dtype=np.float64)

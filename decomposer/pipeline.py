@@ -17,7 +17,7 @@ from PIL import Image
 from decomposer.completion import CompletionConfig, build_layers
 from decomposer.errors import Cancelled, InvalidOptionError, ModelLoadError
 from decomposer.grouping import AUTO_CRITERION, group_regions
-from decomposer.image_io import LoadedImage, flatten_alpha, load_image
+from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, flatten_alpha, load_image
 from decomposer.options import DecomposeOptions, resolve_options
 from decomposer.ordering import GroupedMedians
 from decomposer.regions import segment_regions
@@ -81,14 +81,25 @@ def _from_folder(model_pkg: Any, folder: Path) -> Any:
         raise ModelLoadError(f"{folder}: cannot load model ({message})") from exc
 
 
-def predict_index(image: ImageInput, *, model: Any = None, device: str | None = None) -> np.ndarray:
+def predict_index(
+    image: ImageInput,
+    *,
+    model: Any = None,
+    device: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
     """Predicted layer index: float32 (H, W) at the image's resolution, higher = nearer the front.
 
     image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage. model: a network, a preset or
-    folder name, or None for the embedded default. Transparent images are predicted over white.
+    folder name, or None for the embedded default. max_pixels: inputs over width * height are
+    refused (ImageTooLargeError, from the header). Transparent images are predicted over white.
     """
-    loaded = load_image(image)
-    net = _resolve_model(model)
+    loaded = load_image(image, max_pixels=max_pixels)
+    return _predict_loaded(loaded, _resolve_model(model), device)
+
+
+def _predict_loaded(loaded: LoadedImage, net: Any, device: str | None) -> np.ndarray:
+    """The network's index map for an image that is already loaded and checked."""
     from model.inference import predict_index_map
 
     rgb = flatten_alpha(loaded.rgba)
@@ -130,8 +141,7 @@ def decompose(
     loaded = load_image(image, max_pixels=opts.max_pixels)
     report("predict")
     if index_map is None:
-        net = _resolve_model(model)
-        index_map = predict_index(loaded, model=net, device=device)
+        index_map = _predict_loaded(loaded, _resolve_model(model), device)
     result = decompose_pixels(loaded.rgba, index_map, opts, progress=report)
     result.info["warnings"] = list(loaded.warnings) + result.info["warnings"]
     result.info["source"] = str(loaded.path) if loaded.path is not None else None

@@ -248,3 +248,13 @@ def test_degenerate_images() -> None:
     dec = decompose(dot, layers="auto", index_map=np.ones((1, 1), np.float32))
     assert len(dec.layers) == 1 and dec.layers[0].name == "Layer 1 (back)"
     assert (dec.composite()[..., :3] == 7).all()
+
+
+def test_predict_index_honours_max_pixels() -> None:
+    """The one pixel limit reaches prediction too (it used the 100 M default before)."""
+    from decomposer.errors import ImageTooLargeError
+
+    art = np.zeros((40, 50, 3), np.uint8)
+    with pytest.raises(ImageTooLargeError, match="50x40 = 2,000 pixels, over the limit of 1,000"):
+        decomposer.predict_index(art, model="tiny", max_pixels=1000)
+    assert decomposer.predict_index(art, model="tiny", max_pixels=2000).shape == (40, 50)

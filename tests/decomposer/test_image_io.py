@@ -288,3 +288,153 @@ def test_16bit_rgb_png_converted_to_8bit(tmp_path: Path) -> None:
     assert loaded.rgba.dtype == np.uint8 and loaded.rgba.shape == (1, 2, 4)
     expected = np.rint(deep / 257.0)
     assert np.abs(loaded.rgba[..., :3].astype(int) - expected).max() <= 1
+
+
+# Pillow's own decompression-bomb limit follows ours, without touching process-wide state -----
+
+
+class _AssignmentWatcher(type(Image)):
+    """Module type that records every assignment to PIL.Image.MAX_IMAGE_PIXELS (a test spy)."""
+
+    assigned: list[object] = []
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "MAX_IMAGE_PIXELS":
+            _AssignmentWatcher.assigned.append(value)
+        super().__setattr__(name, value)
+
+
+@pytest.fixture
+def watched_pillow_limit():
+    """Record assignments to Image.MAX_IMAGE_PIXELS while the test runs."""
+    import PIL.Image as pil_image
+
+    original_class = pil_image.__class__
+    _AssignmentWatcher.assigned = []
+    pil_image.__class__ = _AssignmentWatcher
+    try:
+        yield _AssignmentWatcher.assigned
+    finally:
+        pil_image.__class__ = original_class
+
+
+def test_pillow_limit_is_never_changed_process_wide(tmp_path: Path, watched_pillow_limit) -> None:
+    path = tmp_path / "bomb.png"
+    _png_header_only(path, 40_000, 40_000)
+    with pytest.raises(ImageLoadError, match=r"^bomb\.png: image is 40000x40000"):
+        load_image(path)
+    with pytest.raises(ImageLoadError, match=r"^bomb\.png: corrupt or truncated"):
+        load_image(path, max_pixels=2_000_000_000)
+    assert watched_pillow_limit == [], "library code must not mutate Image.MAX_IMAGE_PIXELS"
+
+
+def test_over_the_limit_error_carries_the_header_size(tmp_path: Path) -> None:
+    from decomposer.errors import ImageTooLargeError
+
+    path = tmp_path / "bomb.png"
+    _png_header_only(path, 30_000, 30_000)  # far beyond Pillow's own bomb limit too
+    with pytest.raises(ImageTooLargeError) as error:
+        load_image(path, max_pixels=150_000_000)
+    assert error.value.size == (30_000, 30_000) and error.value.max_pixels == 150_000_000
+    assert "30000x30000 = 900,000,000 pixels" in str(error.value)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".gif"])
+def test_pillow_bomb_check_follows_our_higher_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    """With Pillow's limit far below ours, an image inside our limit still decodes."""
+    art = _art(80, 100)  # 8000 pixels; Pillow (set to 1000 here) refuses above 2000
+    path = tmp_path / f"art{suffix}"
+    Image.fromarray(art).save(path, **({"quality": 95} if suffix == ".jpg" else {}))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # the test stands in for a user's setting
+    loaded = load_image(path, max_pixels=10_000)
+    assert loaded.size == (100, 80)
+    if suffix in (".png", ".bmp", ".gif"):
+        assert (loaded.rgba[..., :3] == art).all()
+    from decomposer.errors import ImageTooLargeError
+
+    with pytest.raises(ImageTooLargeError, match=r"100x80 = 8,000 pixels, over the limit of 5,000"):
+        load_image(path, max_pixels=5_000)
+    assert Image.MAX_IMAGE_PIXELS == 1000
+
+
+def test_decoder_that_rechecks_pillows_limit_is_reported_as_too_large(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WebP's decoder applies Pillow's limit inside its own header parsing: a clear refusal."""
+    from decomposer.errors import ImageTooLargeError
+
+    path = tmp_path / "art.webp"
+    Image.fromarray(_art(80, 100)).save(path, lossless=True)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageTooLargeError, match=r"^art\.webp: image is too large for its decoder"):
+        load_image(path, max_pixels=10_000)
+
+
+def _png_16bit(path: Path, deep: np.ndarray, colour_type: int) -> None:
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in deep)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    height, width = deep.shape[:2]
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+_DEEP = np.array(
+    [[[0, 257 * 100 + 200, 65535, 65535], [1999, 128, 65280, 40000], [383, 384, 130, 129]]],
+    np.uint16,
+)  # high bytes truncate to 101, 7, 1, ...; rounding gives 101 -> 101, 1999 -> 8, 383 -> 1, 384 -> 1
+
+
+@pytest.mark.parametrize(("colour_type", "channels"), [(2, 3), (6, 4)])
+def test_16bit_png_rounded_to_8bit_with_one_warning(
+    tmp_path: Path, colour_type: int, channels: int
+) -> None:
+    path = tmp_path / "deep.png"
+    _png_16bit(path, _DEEP[..., :channels], colour_type)
+    loaded = load_image(path)
+    expected = (_DEEP[..., :channels].astype(np.int64) + 128) // 257  # round(v / 257)
+    assert (loaded.rgba[..., :channels] == expected).all()
+    notes = [note for note in loaded.warnings if "16-bit" in note]
+    assert len(notes) == 1 and notes[0].startswith("deep.png: ") and "rounded" in notes[0]
+
+
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_16bit_tiff_rounded_to_8bit(
+    tmp_path: Path, byteorder: str, compression: str | None
+) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    path = tmp_path / "deep.tif"
+    tifffile.imwrite(
+        path, _DEEP[..., :3], photometric="rgb", compression=compression, byteorder=byteorder
+    )
+    loaded = load_image(path)
+    assert (loaded.rgba[..., :3] == (_DEEP[..., :3].astype(np.int64) + 128) // 257).all()
+    assert len([note for note in loaded.warnings if "16-bit" in note]) == 1
+
+
+def test_16bit_grayscale_warns_once(tmp_path: Path) -> None:
+    path = tmp_path / "grey.png"
+    Image.fromarray(np.array([[0, 383, 384, 65535]], np.uint16)).save(path)
+    loaded = load_image(path)
+    assert list(loaded.rgba[0, :, 0]) == [0, 1, 1, 255]
+    assert len([note for note in loaded.warnings if "16-bit" in note]) == 1
+
+
+def test_16bit_psd_rounded_to_8bit_with_one_warning() -> None:
+    psd = PSDImage.open(PSD_DIR / "16bit5x5.psd")
+    expected = np.rint(np.asarray(psd.numpy(), np.float64) * 255).astype(np.uint8)
+    loaded = load_image(PSD_DIR / "16bit5x5.psd")
+    assert (loaded.rgba[..., :3] == expected[..., :3]).all()
+    assert len([note for note in loaded.warnings if "16-bit" in note]) == 1
