@@ -25,6 +25,7 @@ from plugin_bridge.config import (
     BridgeConfig,
 )
 from plugin_bridge.errors import ApiError
+from plugin_bridge.numbers import parse_decimal, shorten
 
 TOKEN_BYTES = 32  # 256 bits
 MIN_TOKEN_CHARS = 32
@@ -133,7 +134,7 @@ def host_allowed(host_header: str | None, port: int) -> bool:
         return False
     if port_part is None:
         return port == 80
-    return port_part.isdigit() and int(port_part) == port
+    return parse_decimal(port_part, 5) == port
 
 
 def origin_allowed(origin: str, config: BridgeConfig) -> bool:
@@ -142,19 +143,27 @@ def origin_allowed(origin: str, config: BridgeConfig) -> bool:
 
 
 def check_api_version(header: str | None) -> None:
-    """Raise 426 when the client's `X-Bridge-Api` is present and outside [API_MIN, API_MAX]."""
+    """Raise 426 when the client's `X-Bridge-Api` is an integer outside [API_MIN, API_MAX], and
+    400 bad_parameter when it is not an integer (ASCII digits) at all."""
     if header is None:
         return
     value = header.strip()
-    if value.isdigit() and API_MIN <= int(value) <= API_MAX:
+    number = parse_decimal(value, 9)
+    if number is None:
+        raise ApiError(
+            400,
+            "bad_parameter",
+            f"X-Bridge-Api={shorten(value)!r} is not valid",
+            f"send the API version as an integer (X-Bridge-Api: {API_VERSION}) or leave it out",
+        )
+    if API_MIN <= number <= API_MAX:
         return
-    newer = value.isdigit() and int(value) > API_MAX
     raise ApiError(
         426,
         "incompatible_version",
-        f"client speaks bridge API {value!r}, this server speaks {API_MIN}..{API_MAX}",
+        f"client speaks bridge API {number}, this server speaks {API_MIN}..{API_MAX}",
         "update decompose-bridge (pip install -U illustrators-depth)"
-        if newer
+        if number > API_MAX
         else "update the plugin to a version made for this bridge",
         min=API_MIN,
         max=API_MAX,
@@ -202,7 +211,7 @@ class AccessGuard:
             error = ApiError(
                 403,
                 "forbidden_host",
-                f"Host {headers.get('host', '')!r} is not this bridge's loopback address",
+                f"Host {shorten(headers.get('host', ''))!r} is not this bridge's loopback address",
                 f"connect to http://127.0.0.1:{self.config.port}",
             )
             await drain_body(receive)

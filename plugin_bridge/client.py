@@ -13,6 +13,7 @@ thread.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import tempfile
@@ -118,9 +119,9 @@ class BridgeClient:
             return self._opener.open(request, timeout=timeout_s or self.timeout_s)
         except urllib.error.HTTPError as exc:
             raise _error_from_response(exc.code, exc.read()) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
-            raise BridgeConnectionError(self.url, str(reason)) from None
+            raise BridgeConnectionError(self.url, str(reason) or type(exc).__name__) from None
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         with self._request(method, path, **kwargs) as response:
@@ -195,18 +196,27 @@ class BridgeClient:
         on_event: Callable[[BridgeEvent], None] | None = None,
         use_events: bool = True,
         poll_interval_s: float = 0.5,
+        unreachable_s: float = 60.0,
     ) -> dict[str, Any]:
         """Block until the job is finished, failed or cancelled; returns its final status.
 
-        Follows the event stream (resuming after dropped connections) or, with
-        `use_events=False`, polls the status. Raises TimeoutError after `timeout_s`.
+        Follows the event stream or, with `use_events=False`, polls the status every
+        `poll_interval_s`. Dropped connections, an unreachable bridge and `503` replies are
+        retried (the stream resumes after the last event id, so `on_event` sees every event once),
+        with a growing pause up to 5 s, until `timeout_s` (TimeoutError) or, without a timeout,
+        until the bridge has been unreachable for `unreachable_s` (BridgeConnectionError).
+        Other errors (e.g. `404 unknown_job` after a bridge restart) are raised at once.
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         last_seq = 0
+        failing_since: float | None = None
+        pause = poll_interval_s
         while True:
-            if use_events:
-                try:
+            try:
+                if use_events:
                     for event in self.events(job_id, after=last_seq):
+                        if event.seq and event.seq <= last_seq:
+                            continue
                         last_seq = max(last_seq, event.seq)
                         if on_event is not None:
                             on_event(event)
@@ -214,13 +224,23 @@ class BridgeClient:
                             break
                         if deadline is not None and time.monotonic() > deadline:
                             break
-                except BridgeConnectionError:
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise
-                    time.sleep(poll_interval_s)
-                except OSError:  # stream dropped mid-read: resume from the last event id
-                    time.sleep(poll_interval_s)
-            status = self.status(job_id)
+                status = self.status(job_id)
+            except (BridgeError, OSError, http.client.HTTPException, ValueError) as exc:
+                if isinstance(exc, BridgeError) and not _retryable(exc):
+                    raise
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if deadline is not None and now > deadline:
+                    raise TimeoutError(
+                        f"job {job_id}: the bridge did not answer for {now - failing_since:.0f} s "
+                        f"before the timeout of {timeout_s} s ({exc})"
+                    ) from exc
+                if deadline is None and now - failing_since > unreachable_s:
+                    raise
+                time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - now)))
+                pause = min(pause * 2, 5.0)
+                continue
+            failing_since, pause = None, poll_interval_s
             if status["state"] in TERMINAL_STATES:
                 return status
             if deadline is not None and time.monotonic() > deadline:
@@ -268,6 +288,11 @@ class BridgeClient:
             Path(tmp).unlink(missing_ok=True)
             raise
         return target
+
+
+def _retryable(error: BridgeError) -> bool:
+    """Errors `wait` retries: the bridge unreachable, or busy (503)."""
+    return isinstance(error, BridgeConnectionError) or error.status == 503
 
 
 def _quote(job_id: str) -> str:

@@ -12,15 +12,26 @@ class ApiError(Exception):
 
     status: HTTP status code. code: stable machine-readable name (see PROTOCOL.md).
     message: one line for the user. hint: what to do about it (may be empty).
+    headers: extra response headers (e.g. `Retry-After`).
     extra: additional JSON fields (e.g. `limit`, `state`).
     """
 
-    def __init__(self, status: int, code: str, message: str, hint: str = "", **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        hint: str = "",
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.hint = hint
+        self.headers = dict(headers or {})
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
@@ -28,5 +39,7 @@ class ApiError(Exception):
         return {"code": self.code, "message": self.message, "hint": self.hint, **self.extra}
 
     def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
-        """A Starlette response carrying this error."""
-        return JSONResponse(self.body(), status_code=self.status, headers=headers)
+        """A Starlette response carrying this error (its own headers plus `headers`)."""
+        return JSONResponse(
+            self.body(), status_code=self.status, headers={**self.headers, **(headers or {})}
+        )

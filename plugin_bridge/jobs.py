@@ -2,7 +2,9 @@
 
 All job state is owned by the asyncio event loop; the only code that runs elsewhere is the
 runner (in a single dedicated thread) and its progress callback, which hands updates back to the
-loop with `call_soon_threadsafe`.
+loop with `call_soon_threadsafe`. Finished results are written to the work folder by the worker
+(`plugin_bridge.storage`); the job keeps only their description, so memory does not grow with
+the number of results kept.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -26,9 +28,12 @@ from typing import Any, Protocol
 from decomposer.errors import Cancelled
 from decomposer.options import DecomposeOptions
 from plugin_bridge.errors import ApiError
+from plugin_bridge.workdir import WorkFolder
 
 TERMINAL_STATES = ("finished", "failed", "cancelled")
 ProgressCallback = Callable[[str, float], None]
+INSTANCE_CHARS = 8  # job ids start with this many hex characters naming the bridge run
+ID_CHARS = 32
 
 
 class Runner(Protocol):
@@ -98,6 +103,7 @@ class Job:
     source: Path | None
     size: tuple[int, int]
     idempotency: tuple[str, str] | None = None
+    upload_bytes: int = 0  # counted in the manager's pending bytes until the job starts
     state: str = "queued"
     stage: str | None = None
     progress: float = 0.0
@@ -107,8 +113,9 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     expires_at: float | None = None
+    ttl_expires_at: float | None = None
     error: dict[str, Any] | None = None
-    result: Any = None
+    result: Any = None  # plugin_bridge.storage.StoredResult once finished
     events: list[Event] = field(default_factory=list)
     subscribers: set[asyncio.Queue] = field(default_factory=set)
     cancel_flag: threading.Event = field(default_factory=threading.Event)
@@ -165,14 +172,20 @@ class JobManager:
         result_ttl_s: float,
         max_queued: int,
         heartbeat_s: float,
-        max_results: int = 32,
+        fetched_grace_s: float = 600.0,
+        max_pending_bytes: int = 1024**3,
+        work_root: Path | None = None,
     ) -> None:
         self.runner = runner
-        self.max_results = max_results
         self.result_ttl_s = result_ttl_s
+        self.fetched_grace_s = fetched_grace_s
         self.max_queued = max_queued
+        self.max_pending_bytes = max_pending_bytes
         self.heartbeat_s = heartbeat_s
-        self.workdir = Path(tempfile.mkdtemp(prefix="decompose-bridge-"))
+        self.work = WorkFolder(work_root)
+        self.instance = secrets.token_hex(INSTANCE_CHARS // 2)
+        self.started_at = time.time()
+        self.pending_bytes = 0
         self._jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()
         self._running: Job | None = None
@@ -182,6 +195,11 @@ class JobManager:
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._log = logging.getLogger("plugin_bridge.jobs")
+
+    @property
+    def workdir(self) -> Path:
+        """The private work folder (uploads and results)."""
+        return self.work.path
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -206,7 +224,7 @@ class JobManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._model_thread.shutdown(wait=False, cancel_futures=True)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.work.close()
 
     # queries ---------------------------------------------------------------------------------
 
@@ -216,17 +234,43 @@ class JobManager:
         return {"queued": len(self._queue), "running": 0 if self._running is None else 1}
 
     def get(self, job_id: str) -> Job:
-        """The job with this id; ApiError 404 when unknown or expired."""
+        """The job with this id; ApiError 404 unknown_job (with the likely reason) otherwise."""
         job = self._jobs.get(job_id)
-        if job is None:
-            raise ApiError(
-                404,
-                "unknown_job",
-                f"no job {job_id!r} on this bridge",
-                f"results are kept for {self.result_ttl_s:g} s (--result-ttl), at most the newest "
-                f"{self.max_results}; submit the image again",
+        if job is not None:
+            return job
+        well_formed = len(job_id) == ID_CHARS and all(c in "0123456789abcdef" for c in job_id)
+        if not well_formed:
+            hint = "job ids are the 32 hex characters that POST /v1/jobs returned"
+        elif job_id.startswith(self.instance):
+            hint = (
+                f"its result expired: results are kept {self.result_ttl_s:g} s after the job "
+                f"ends (--result-ttl), and {self.fetched_grace_s:g} s after their last download; "
+                "submit the image again"
             )
-        return job
+        else:
+            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at))
+            hint = (
+                f"the bridge was restarted (at {started}) after that job was submitted, and jobs "
+                "do not survive a restart; submit the image again"
+            )
+        raise ApiError(404, "unknown_job", f"no job {job_id[:64]!r} on this bridge", hint)
+
+    def reserve_upload(self, size: int) -> bool:
+        """Count `size` more upload bytes as pending; False (nothing counted) if over the cap."""
+        if size < 0 or self.pending_bytes + size > self.max_pending_bytes:
+            return False
+        self.pending_bytes += size
+        return True
+
+    def release_upload(self, size: int) -> None:
+        """Stop counting `size` pending upload bytes (the upload was refused, or its job started)."""
+        self.pending_bytes = max(0, self.pending_bytes - size)
+
+    def fetched(self, job: Job) -> None:
+        """Note a download of a finished job's result: it is kept `fetched_grace_s` from now,
+        but never past its TTL."""
+        if job.ttl_expires_at is not None:
+            job.expires_at = min(job.ttl_expires_at, time.time() + self.fetched_grace_s)
 
     def find_key(self, idempotency_key: str, fingerprint: str) -> Job | None:
         """The job an idempotency key already made (None if new); 409 if the request differs."""
@@ -250,14 +294,16 @@ class JobManager:
         *,
         idempotency_key: str | None = None,
         fingerprint: str = "",
+        upload_bytes: int = 0,
     ) -> tuple[Job, bool]:
-        """Queue a job for the validated image file `source` (the job owns its folder from now
-        on); returns (job, created). A repeated idempotency key returns the old job."""
+        """Queue a job for the validated image file `source` (the job owns its folder and its
+        `upload_bytes` of pending bytes from now on); returns (job, created). A repeated
+        idempotency key returns the old job (and the new upload is dropped)."""
         try:
             if idempotency_key is not None:
                 old = self.find_key(idempotency_key, fingerprint)
                 if old is not None:
-                    shutil.rmtree(source.parent, ignore_errors=True)
+                    self._drop_upload(source, upload_bytes)
                     return old, False
             if len(self._queue) >= self.max_queued:
                 raise ApiError(
@@ -267,14 +313,15 @@ class JobManager:
                     "wait for some to finish and retry",
                 )
         except ApiError:
-            shutil.rmtree(source.parent, ignore_errors=True)
+            self._drop_upload(source, upload_bytes)
             raise
         job = Job(
-            id=uuid.uuid4().hex,
+            id=self.instance + secrets.token_hex((ID_CHARS - INSTANCE_CHARS) // 2),
             params=params,
             source=source,
             size=size,
             idempotency=None if idempotency_key is None else (idempotency_key, fingerprint),
+            upload_bytes=upload_bytes,
         )
         self._jobs[job.id] = job
         if idempotency_key is not None:
@@ -285,9 +332,13 @@ class JobManager:
         self._wakeup.set()
         return job, True
 
+    def _drop_upload(self, source: Path, upload_bytes: int) -> None:
+        shutil.rmtree(source.parent, ignore_errors=True)
+        self.release_upload(upload_bytes)
+
     def upload_folder(self) -> Path:
-        """A fresh private folder (not yet created) for one upload, inside the work folder."""
-        return self.workdir / "uploads" / uuid.uuid4().hex
+        """A fresh private folder (created, 0700) for one upload, inside the work folder."""
+        return self.work.subfolder("uploads", uuid.uuid4().hex)
 
     def cancel(self, job: Job) -> None:
         """Cancel: drop a queued job now, or ask the running one to stop at its next stage."""
@@ -345,10 +396,12 @@ class JobManager:
     def _finish(self, job: Job, state: str, **data: Any) -> None:
         job.state = state
         job.finished_at = time.time()
-        job.expires_at = job.finished_at + self.result_ttl_s
-        if job.source is not None:
+        job.ttl_expires_at = job.expires_at = job.finished_at + self.result_ttl_s
+        if job.source is not None:  # (a finished job's upload file is in its result folder)
             shutil.rmtree(job.source.parent, ignore_errors=True)
             job.source = None
+        self.release_upload(job.upload_bytes)
+        job.upload_bytes = 0
         if state == "finished":
             job.progress = 1.0
         self._publish(job, state, **data)
@@ -382,7 +435,15 @@ class JobManager:
         if job.cancel_flag.is_set():
             raise Cancelled(f"job {job.id} cancelled")
         assert job.source is not None
-        return self.runner.run(job.source, job.size, job.params, progress)
+        decomposition = self.runner.run(job.source, job.size, job.params, progress)
+        from plugin_bridge.storage import store_result  # storage builds on results, which uses Job
+
+        folder = self.work.subfolder(job.id)
+        try:
+            return store_result(decomposition, folder, job.source)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
 
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()
@@ -392,6 +453,8 @@ class JobManager:
                 await self._wakeup.wait()
             job = self._queue.popleft()
             self._running = job
+            self.release_upload(job.upload_bytes)  # no longer waiting: off the pending budget
+            job.upload_bytes = 0
             job.state = "running"
             job.queue_position = None
             job.started_at = time.time()
@@ -404,7 +467,7 @@ class JobManager:
             except BaseException as exc:  # the job fails, the worker lives on
                 self._fail_or_cancel(job, exc)
             else:
-                job.result = result
+                job.result = result  # the upload file itself moved into the result folder
                 self._finish(
                     job,
                     "finished",
@@ -432,20 +495,15 @@ class JobManager:
         self._finish(job, "failed", error=job.error)
 
     async def _janitor(self) -> None:
-        interval = min(max(self.result_ttl_s / 4, 0.05), 30.0)
+        interval = min(max(min(self.result_ttl_s, self.fetched_grace_s) / 4, 0.05), 30.0)
         while True:
             await asyncio.sleep(interval)
             self.expire(time.time())
 
     def expire(self, now: float) -> None:
-        """Forget terminal jobs whose TTL has passed, and the oldest ones beyond `max_results`."""
-        ended = sorted(
-            (j for j in self._jobs.values() if j.expires_at is not None),
-            key=lambda j: j.finished_at or 0.0,
-        )
-        excess = len(ended) - self.max_results
-        for rank, job in enumerate(ended):
-            if rank < excess or job.expires_at <= now:
+        """Forget ended jobs whose time has come (TTL, or grace after the last download)."""
+        for job in [j for j in self._jobs.values() if j.expires_at is not None]:
+            if job.expires_at <= now:
                 self._forget(job)
 
     def _forget(self, job: Job) -> None:

@@ -50,13 +50,16 @@ def json_safe_ok(value: Any) -> bool:
 
 
 def manifest(job: Job) -> dict[str, Any]:
-    """The result manifest of a finished job (PROTOCOL.md, GET /v1/jobs/{id}/result)."""
+    """The result manifest of a finished job (PROTOCOL.md, GET /v1/jobs/{id}/result).
+
+    `job.result` is its `plugin_bridge.storage.StoredResult`.
+    """
     dec = job.result
     links = job.links()
     width, height = dec.canvas_size
     layers = []
     for i, layer in enumerate(dec.layers):
-        h, w = layer.rgba.shape[:2]
+        w, h = layer.size
         layers.append(
             {
                 "i": i,

@@ -67,12 +67,13 @@ class DecomposeRunner:
         params: DecomposeOptions,
         progress: ProgressCallback,
     ) -> Any:
-        """Decompose one validated image file; returns a Decomposition."""
+        """Decompose one validated image file under the job's own pixel limit (`params`
+        carries the bridge's --max-pixels); returns a Decomposition."""
         import decomposer
 
         return decomposer.decompose(
             source,
-            params.replace(max_pixels=max(size[0] * size[1], 1)),  # checked at upload
+            params,
             model=self._model,
             device=self.device,
             progress=progress,

@@ -2,14 +2,17 @@
 
 `create_app` builds the app; `serve` runs it in the foreground (the CLI); `background_server`
 runs it in a thread on an already-bound socket (tests, benchmarks). The model side is
-`plugin_bridge.runner`, request parsing `plugin_bridge.uploads`, replies `plugin_bridge.results`.
+`plugin_bridge.runner`, request parsing `plugin_bridge.uploads`, replies `plugin_bridge.results`,
+results on disk `plugin_bridge.storage`, connection limits `plugin_bridge.connections`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import hashlib
 import json
+import re
+import shutil
 import socket
 import threading
 import time
@@ -24,22 +27,30 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from plugin_bridge.auth import AccessGuard
+from plugin_bridge.auth import AccessGuard, drain_body
 from plugin_bridge.config import API_MAX, API_MIN, API_VERSION, BridgeConfig
+from plugin_bridge.connections import ConnectionLimits, guarded_h11
 from plugin_bridge.errors import ApiError
 from plugin_bridge.jobs import Job, JobManager, Runner
-from plugin_bridge.results import index_map_preview, manifest, png_bytes
-from plugin_bridge.uploads import parse_params, read_body, store_upload
+from plugin_bridge.numbers import integer_parameter, parse_decimal, shorten
+from plugin_bridge.results import manifest
+from plugin_bridge.uploads import parse_params, receive_upload, validate_upload
+from plugin_bridge.workdir import remove_stale_work_folders
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SERVER_NAME = "illustrators-depth-bridge"
 MAX_KEY_CHARS = 128
 FILE_TYPES = {"psd": "image/vnd.adobe.photoshop", "ora": "image/openraster"}
+EVENT_ID_DIGITS = 18
+LAYER_INDEX_DIGITS = 6
+RANGE_DIGITS = 18
+MAX_RANGES = 16
+_RANGE_SPEC = re.compile(r"([0-9]*)-([0-9]*)")
 
 
 def server_version() -> str:
@@ -64,7 +75,9 @@ def create_app(
         return request.app.state.manager
 
     def finished_job(request: Request) -> Job:
-        job = manager_of(request).get(request.path_params["job_id"])
+        """The finished job a result request names (and note the download)."""
+        manager = manager_of(request)
+        job = manager.get(request.path_params["job_id"])
         if job.state != "finished":
             raise ApiError(
                 409,
@@ -73,6 +86,7 @@ def create_app(
                 "wait for the 'finished' event or poll the job status",
                 state=job.state,
             )
+        manager.fetched(job)
         return job
 
     async def health(request: Request) -> JSONResponse:
@@ -86,42 +100,74 @@ def create_app(
                 "model": runner.model_name,
                 "device": runner.device_name,
                 "queue": manager.counts,
+                "started_at": manager.started_at,
                 "layers": {"min": 1, "max": config.max_layers, "default": 6},
                 "completion": list(completion_modes),
                 "limits": {
                     "max_body_bytes": config.max_body_bytes,
                     "max_pixels": config.max_pixels,
                     "result_ttl_s": config.result_ttl_s,
+                    "fetched_grace_s": config.fetched_grace_s,
+                    "max_pending_bytes": config.max_pending_bytes,
+                    "max_queued": config.max_queued,
+                    "header_timeout_s": config.header_timeout_s,
+                    "body_timeout_s": config.body_timeout_s,
+                    "keep_alive_s": config.keep_alive_s,
+                    "max_connections": config.max_connections,
                 },
             }
         )
 
-    async def submit(request: Request) -> JSONResponse:
+    async def submit(request: Request) -> Response:
         manager = manager_of(request)
-        # the body is read first (size-limited) so that any error reply reaches the client
-        body = await read_body(request, config.max_body_bytes)
-        params = parse_params(request.query_params, config, completion_modes)
-        key = request.headers.get("idempotency-key")
-        if key is not None and not (0 < len(key) <= MAX_KEY_CHARS and key.isprintable()):
-            raise ApiError(
-                400,
-                "bad_parameter",
-                "Idempotency-Key must be 1-128 printable characters",
-                "use e.g. a UUID",
-            )
-        if not body:
-            raise ApiError(400, "bad_image", "request body is empty", "send the image file bytes")
-        digest = await run_in_threadpool(lambda: hashlib.sha256(body).hexdigest())
-        fingerprint = f"{digest}:{json.dumps(params.key_fields(), sort_keys=True)}"
-        job = manager.find_key(key, fingerprint) if key is not None else None
-        created = False
-        if job is None:
-            source, size = await run_in_threadpool(
-                store_upload, body, manager.upload_folder(), config.max_pixels
-            )
-            job, created = manager.submit(
-                source, size, params, idempotency_key=key, fingerprint=fingerprint
-            )
+        try:
+            params = parse_params(request.query_params, config, completion_modes)
+            key = request.headers.get("idempotency-key")
+            if key is not None and not (
+                0 < len(key) <= MAX_KEY_CHARS and key.isascii() and key.isprintable()
+            ):
+                raise ApiError(
+                    400,
+                    "bad_parameter",
+                    "Idempotency-Key must be 1-128 printable ASCII characters",
+                    "use e.g. a UUID",
+                )
+        except ApiError:
+            await drain_body(request.receive)  # so the client, still sending, reads the error
+            raise
+        folder = manager.upload_folder()
+        try:
+            upload = await receive_upload(request, folder, manager, config.max_body_bytes)
+        except ClientDisconnect:  # the client gave up mid-upload: nothing to answer
+            return Response(status_code=400)
+        job = None
+        try:
+            if upload.size == 0:
+                raise ApiError(
+                    400, "bad_image", "request body is empty", "send the image file bytes"
+                )
+            fingerprint = f"{upload.sha256}:{json.dumps(params.key_fields(), sort_keys=True)}"
+            job = manager.find_key(key, fingerprint) if key is not None else None
+            created = False
+            if job is None:
+                async with validation_slot:  # one decode at a time: bounded memory
+                    size = await run_in_threadpool(validate_upload, upload.path, config.max_pixels)
+                job, created = manager.submit(
+                    upload.path,
+                    size,
+                    params,
+                    idempotency_key=key,
+                    fingerprint=fingerprint,
+                    upload_bytes=upload.size,
+                )
+            else:
+                manager.release_upload(upload.size)
+                shutil.rmtree(folder, ignore_errors=True)
+        except BaseException:
+            if job is None:  # submit() releases and removes on its own errors; these are ours
+                manager.release_upload(upload.size)
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         return JSONResponse(
             {
                 "id": job.id,
@@ -145,8 +191,13 @@ def create_app(
     async def job_events(request: Request) -> StreamingResponse:
         manager = manager_of(request)
         job = manager.get(request.path_params["job_id"])
-        raw_after = request.headers.get("last-event-id") or request.query_params.get("after", "0")
-        after = int(raw_after) if raw_after.strip().isdigit() else 0
+        after = 0
+        raw_after = request.query_params.get("after")
+        if raw_after is not None:
+            after = event_id(raw_after, "after")
+        raw_last = request.headers.get("last-event-id", "").strip()
+        if raw_last:  # an empty Last-Event-ID means none (SSE)
+            after = event_id(raw_last, "Last-Event-ID")
 
         async def stream() -> AsyncIterator[bytes]:
             async for event in manager.events(job, after):
@@ -162,8 +213,16 @@ def create_app(
         return JSONResponse(manifest(finished_job(request)))
 
     async def job_layer(request: Request) -> Response:
+        raw = request.path_params["i"]
+        i = parse_decimal(raw, LAYER_INDEX_DIGITS)
+        if i is None:
+            raise ApiError(
+                400,
+                "bad_parameter",
+                f"layer number {shorten(raw)!r} is not valid",
+                "layer numbers are the `i` values in the result manifest (0 = bottom)",
+            )
         job = finished_job(request)
-        i = request.path_params["i"]
         layers = job.result.layers
         if not 0 <= i < len(layers):
             raise ApiError(
@@ -172,30 +231,21 @@ def create_app(
                 f"job {job.id} has layers 0-{len(layers) - 1}, not {i}",
                 "layer numbers are listed in the result manifest",
             )
-        key = f"layer-{i}.png"
-        data = job.files.get(key)
-        if data is None:
-            data = await run_in_threadpool(png_bytes, layers[i].rgba, "RGBA")
-            job.files[key] = data
-        return Response(data, media_type="image/png")
+        return file_reply(request, layers[i].png, "image/png")
 
     async def job_index_map(request: Request) -> Response:
         job = finished_job(request)
-        data = job.files.get("index_map.png")
-        if data is None:
-            data = await run_in_threadpool(index_map_preview, job.result.index_map)
-            job.files["index_map.png"] = data
-        return Response(data, media_type="image/png")
+        return file_reply(request, job.result.index_map_png, "image/png")
 
-    async def job_document(request: Request, kind: str) -> FileResponse:
+    async def job_document(request: Request, kind: str) -> Response:
         job = finished_job(request)
         async with job.file_lock:
             path = job.files.get(kind)
             if path is None:
-                target = manager_of(request).workdir / job.id / f"result.{kind}"
+                target = job.result.folder / f"result.{kind}"
                 path = await run_in_threadpool(job.result.save, target)
                 job.files[kind] = path
-        return FileResponse(path, media_type=FILE_TYPES[kind], filename=f"{job.id}.{kind}")
+        return file_reply(request, path, FILE_TYPES[kind], filename=f"{job.id}.{kind}")
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -227,7 +277,7 @@ def create_app(
         Route("/v1/jobs/{job_id}", job_cancel, methods=["DELETE"]),
         Route("/v1/jobs/{job_id}/events", job_events, methods=["GET"]),
         Route("/v1/jobs/{job_id}/result", job_result, methods=["GET"]),
-        Route("/v1/jobs/{job_id}/layers/{i:int}.png", job_layer, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/layers/{i}.png", job_layer, methods=["GET"]),
         Route("/v1/jobs/{job_id}/index_map.png", job_index_map, methods=["GET"]),
         Route("/v1/jobs/{job_id}/result.psd", partial(job_document, kind="psd"), methods=["GET"]),
         Route("/v1/jobs/{job_id}/result.ora", partial(job_document, kind="ora"), methods=["GET"]),
@@ -235,14 +285,19 @@ def create_app(
     if static_dir is not None and static_dir.is_dir():
         routes.append(Mount("/", StaticFiles(directory=static_dir, html=True)))
 
+    validation_slot = asyncio.Semaphore(1)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(remove_stale_work_folders, config.work_root)
         manager = JobManager(
             runner,
             result_ttl_s=config.result_ttl_s,
             max_queued=config.max_queued,
             heartbeat_s=config.heartbeat_s,
-            max_results=config.max_results,
+            fetched_grace_s=config.fetched_grace_s,
+            max_pending_bytes=config.max_pending_bytes,
+            work_root=config.work_root,
         )
         app.state.manager = manager
         manager.start()
@@ -264,6 +319,64 @@ def create_app(
     return app
 
 
+def event_id(text: str, name: str) -> int:
+    """An SSE event id from `after` / `Last-Event-ID`: 0..10^18-1, ASCII digits (400 otherwise)."""
+    return integer_parameter(
+        text,
+        name,
+        low=0,
+        high=10**EVENT_ID_DIGITS - 1,
+        max_digits=EVENT_ID_DIGITS,
+        hint="use the `id:` of the last event received (an integer)",
+    )
+
+
+def check_range(header: str, size: int) -> None:
+    """Validate a `Range` header strictly before Starlette serves it (400/416 as JSON).
+
+    Accepted: `bytes=START-END`, `bytes=START-`, `bytes=-SUFFIX`, comma-separated, ASCII digits.
+    """
+    units, sep, specs = header.partition("=")
+    parts = [part.strip() for part in specs.split(",")]
+    bad = ApiError(
+        400,
+        "bad_parameter",
+        f"Range={shorten(header)!r} is not valid",
+        "use e.g. `Range: bytes=0-1023`, or send no Range header",
+    )
+    if not sep or units.strip().lower() != "bytes" or not 0 < len(parts) <= MAX_RANGES:
+        raise bad
+    for part in parts:
+        match = _RANGE_SPEC.fullmatch(part)
+        if match is None or not (match[1] or match[2]):
+            raise bad
+        first = parse_decimal(match[1], RANGE_DIGITS) if match[1] else None
+        last = parse_decimal(match[2], RANGE_DIGITS) if match[2] else None
+        if (match[1] and first is None) or (match[2] and last is None):
+            raise bad
+        if first is not None and last is not None and last < first:
+            raise bad
+        start = first if first is not None else size - (last or 0)
+        if not 0 <= start < size:
+            raise ApiError(
+                416,
+                "range_not_satisfiable",
+                f"Range={shorten(header)!r} is outside the file ({size} bytes)",
+                "ask for bytes inside the file",
+                headers={"Content-Range": f"bytes */{size}"},
+            )
+
+
+def file_reply(
+    request: Request, path: Path, media_type: str, filename: str | None = None
+) -> FileResponse:
+    """A file download; a `Range` header is checked strictly first."""
+    range_header = request.headers.get("range")
+    if range_header is not None:
+        check_range(range_header, path.stat().st_size)
+    return FileResponse(path, media_type=media_type, filename=filename)
+
+
 # running -----------------------------------------------------------------------------------------
 
 
@@ -282,14 +395,24 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_server(app: Starlette, log_level: str) -> uvicorn.Server:
+def _uvicorn_server(app: Starlette, config: BridgeConfig, log_level: str) -> uvicorn.Server:
+    """uvicorn with the bridge's connection limits (see plugin_bridge.connections)."""
+    limits = ConnectionLimits(
+        header_timeout_s=config.header_timeout_s,
+        body_timeout_s=config.body_timeout_s,
+        max_connections=config.max_connections,
+    )
     return uvicorn.Server(
         uvicorn.Config(
             app,
+            http=guarded_h11(limits),
             log_level=log_level,
             lifespan="on",
             timeout_graceful_shutdown=2,
-            access_log=log_level == "debug",
+            timeout_keep_alive=config.keep_alive_s,  # type: ignore[arg-type]  # float is fine
+            # a backstop on concurrent requests; the connection cap (eviction) comes first
+            limit_concurrency=config.max_connections + 1,
+            access_log=log_level in ("info", "debug"),
         )
     )
 
@@ -304,7 +427,7 @@ def serve(
 ) -> None:
     """Run the bridge in the foreground on an already-bound socket until interrupted."""
     app = create_app(config, token=token, runner=runner)
-    _uvicorn_server(app, log_level).run(sockets=[sock])
+    _uvicorn_server(app, config, log_level).run(sockets=[sock])
 
 
 @dataclass(frozen=True)
@@ -315,6 +438,17 @@ class RunningBridge:
     port: int
     token: str
     config: BridgeConfig
+    app: Any = None
+
+    @property
+    def manager(self) -> JobManager:
+        """The server's job manager (for tests and benchmarks that inspect it)."""
+        return self.app.state.manager
+
+    @property
+    def workdir(self) -> Path:
+        """The server's private work folder."""
+        return self.manager.workdir
 
     def client(self, **options: Any) -> Any:
         """A `plugin_bridge.client.BridgeClient` for this server, authenticated."""
@@ -338,7 +472,7 @@ def background_server(
     if port != config.port:
         config = replace(config, port=port)
     app = create_app(config, token=token, runner=runner, static_dir=static_dir)
-    server = _uvicorn_server(app, "warning")
+    server = _uvicorn_server(app, config, "warning")
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="bridge-server", daemon=True
     )
@@ -352,7 +486,9 @@ def background_server(
         time.sleep(0.01)
     host = f"[{config.host}]" if ":" in config.host else config.host
     try:
-        yield RunningBridge(url=f"http://{host}:{port}", port=port, token=token, config=config)
+        yield RunningBridge(
+            url=f"http://{host}:{port}", port=port, token=token, config=config, app=app
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=15)

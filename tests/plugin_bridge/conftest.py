@@ -2,7 +2,8 @@
 
 - `bridge`: one shared server for the session (tiny model, temp token file, default limits).
 - `start_bridge(**config_overrides)`: start an extra server with other settings (e.g. small
-  limits, allowed origins); stopped at the end of the test.
+  limits, allowed origins); stopped at the end of the test. Work folders go to a `work/` folder
+  next to the server's token file (not the system temp folder).
 - `bridge_client`: an authenticated `plugin_bridge.client.BridgeClient` for `bridge`.
 - `illustration_png(width, height, seed)`: bytes of a small generated flat illustration.
 
@@ -71,6 +72,7 @@ def _config(token_file: Path, **overrides: Any) -> BridgeConfig:
         "model": BRIDGE_MODEL,
         "device": "cpu",
         "heartbeat_s": 1.0,
+        "work_root": token_file.parent / "work",
     }
     options.update(overrides)
     return BridgeConfig(**options)
