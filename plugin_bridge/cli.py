@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import urllib.parse
 from pathlib import Path
 
 import click
@@ -12,7 +13,8 @@ from plugin_bridge.config import DEFAULT_HOST, DEFAULT_PORT, LOOPBACK_HOSTS, Bri
 EXAMPLES = """
 \b
 Examples:
-  decompose-bridge                         # http://127.0.0.1:47863, shipped model
+  decompose-bridge                         # http://127.0.0.1:47863, shipped model; prints a
+                                           # link to the web page that carries the token
   decompose-bridge --print-token           # show the token to paste into a plugin
   decompose-bridge --model tiny --port 47864
   decompose-bridge --allow-origin https://www.photopea.com
@@ -68,6 +70,13 @@ Examples:
     help="Largest image in pixels, width x height (413 above).",
 )
 @click.option(
+    "--max-pending-mb",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Upload bytes (MiB) waiting at once, all clients together (503 above). "
+    "Default: 4 x --max-body-mb, at least 1024.",
+)
+@click.option(
     "--result-ttl",
     default=3600.0,
     show_default=True,
@@ -92,6 +101,7 @@ def main(
     device: str | None,
     max_body_mb: float,
     max_pixels: int,
+    max_pending_mb: float | None,
     result_ttl: float,
     allow_origins: tuple[str, ...],
     verbose: bool,
@@ -112,6 +122,7 @@ def main(
             device=device,
             max_body_bytes=int(max_body_mb * 1024 * 1024),
             max_pixels=max_pixels,
+            max_pending_bytes=None if max_pending_mb is None else int(max_pending_mb * 1024 * 1024),
             result_ttl_s=result_ttl,
             allowed_origins=tuple(allow_origins),
             allow_remote=allow_remote,
@@ -143,6 +154,18 @@ def main(
     sys.exit(code)
 
 
+def page_url(config: BridgeConfig, token: str) -> str:
+    """The web page's address with the token in its fragment (`#token=...`), as Jupyter prints
+    its URL: browsers never send a fragment to the server, so the token reaches no log, and the
+    page removes it from the address bar once it has stored it (for this bridge's origin only)."""
+    host = config.host
+    if host in ("0.0.0.0", "::"):  # every interface: this machine reaches it on loopback
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{config.port}/#token={urllib.parse.quote(token, safe='')}"
+
+
 def _run(config: BridgeConfig, token: str, verbose: bool) -> int:
     """Load the model, bind the port and serve until Ctrl-C; returns the exit code."""
     from decomposer.errors import DecomposerError
@@ -171,6 +194,11 @@ def _run(config: BridgeConfig, token: str, verbose: bool) -> int:
             f"decompose-bridge listening on http://{host}:{config.port} "
             f"(model {runner.model_name}, device {runner.device_name}); "
             f"token in {config.token_file}; Ctrl-C to stop",
+            err=True,
+        )
+        click.echo(
+            f"Open the web page (the link carries the token: keep it to yourself): "
+            f"{page_url(config, token)}",
             err=True,
         )
         serve(

@@ -3,7 +3,7 @@ import { Bridge, BridgeError } from "./bridge.js";
 import { insidePhotopea, photopeaDocumentPng, openInPhotopea } from "./photopea.js";
 
 const DEFAULT_BRIDGE = "http://127.0.0.1:47863";
-const KEY_TOKEN = "illustrators-depth.token";
+const KEY_TOKEN = "illustrators-depth.token"; // + "@" + the bridge's origin: one token per bridge
 const KEY_BRIDGE = "illustrators-depth.bridge";
 
 const $ = (id) => document.getElementById(id);
@@ -33,8 +33,47 @@ function defaultBridgeUrl() {
   return servedFromLoopback() ? location.origin : DEFAULT_BRIDGE;
 }
 
+/** The storage key of the token for the bridge at `url` (tokens never go to another bridge). */
+function tokenKey(url) {
+  try {
+    return `${KEY_TOKEN}@${new URL(url).origin}`;
+  } catch (_) {
+    return `${KEY_TOKEN}@${url}`;
+  }
+}
+
+function savedToken() {
+  return localStorage.getItem(tokenKey(ui.bridgeUrl.value.trim())) || "";
+}
+
+/**
+ * `decompose-bridge` prints a link to this page with `#token=...` (a fragment: browsers never
+ * send it to a server, so it is in no log). Keep the token for this page's own origin (the bridge
+ * that served it), then remove it from the address bar and the history at once.
+ */
+function takeTokenFromAddress() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get("token");
+  if (token === null) return;
+  fragment.delete("token");
+  const rest = fragment.toString();
+  history.replaceState(history.state, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+  if (!token.trim()) return;
+  localStorage.setItem(tokenKey(location.origin), token.trim());
+  localStorage.setItem(KEY_BRIDGE, location.origin);
+}
+
+/** Pages before per-bridge tokens kept one token for whatever bridge was set: move it over. */
+function migrateOldToken() {
+  const old = localStorage.getItem(KEY_TOKEN);
+  if (old === null) return;
+  const owner = localStorage.getItem(KEY_BRIDGE) || (servedFromLoopback() ? location.origin : DEFAULT_BRIDGE);
+  if (!localStorage.getItem(tokenKey(owner))) localStorage.setItem(tokenKey(owner), old);
+  localStorage.removeItem(KEY_TOKEN);
+}
+
 function bridge() {
-  return new Bridge(ui.bridgeUrl.value.trim(), localStorage.getItem(KEY_TOKEN) || "");
+  return new Bridge(ui.bridgeUrl.value.trim(), savedToken());
 }
 
 function newIdempotencyKey() {
@@ -57,14 +96,14 @@ async function connect() {
   ui.connection.textContent = "connecting…";
   try {
     const health = await bridge().health();
-    ui.connection.dataset.state = localStorage.getItem(KEY_TOKEN) ? "ok" : "auth";
+    ui.connection.dataset.state = savedToken() ? "ok" : "auth";
     const loading = health.ready === false ? " (loading…)" : "";
     ui.connection.textContent = `bridge ${health.version} · model ${health.model}${loading} · ${health.device}`;
     if (health.layers) {
       ui.count.min = health.layers.min;
       ui.count.max = health.layers.max;
     }
-    if (!localStorage.getItem(KEY_TOKEN)) say("Paste the bridge token to start (decompose-bridge --print-token).");
+    if (!savedToken()) say("Paste the bridge token to start (decompose-bridge --print-token), or open the link decompose-bridge prints.");
     else await checkToken();
   } catch (err) {
     ui.connection.dataset.state = "down";
@@ -86,7 +125,7 @@ async function checkToken() {
 }
 
 function updateButtons() {
-  ui.decompose.disabled = !image || !!job || !localStorage.getItem(KEY_TOKEN);
+  ui.decompose.disabled = !image || !!job || !savedToken();
   ui.count.disabled = ui.auto.checked;
 }
 
@@ -179,6 +218,15 @@ async function showResult(client, id) {
   say(`Done: ${manifest.layers.length} layers.`, "ok");
 }
 
+/** " · 75 % of this layer was hidden and is filled in" (nothing when no part was hidden). */
+export function hiddenNote(fraction) {
+  const share = Number(fraction) || 0;
+  if (share <= 0) return "";
+  const percent = Math.round(100 * share);
+  const shown = percent < 1 ? "less than 1" : percent >= 100 && share < 1 ? "over 99" : String(percent);
+  return ` · ${shown} % of this layer was hidden and is filled in`;
+}
+
 /** One layer row: thumbnail placed at its offset on a checkerboard canvas-sized frame. */
 function layerItem(layer, png, canvasWidth, canvasHeight) {
   const item = document.createElement("li");
@@ -202,30 +250,35 @@ function layerItem(layer, png, canvasWidth, canvasHeight) {
   label.textContent = layer.name;
   const detail = document.createElement("div");
   detail.className = "layer-detail";
-  const invented = Math.round(100 * (layer.invented_fraction || 0));
-  detail.textContent = `${w}×${h} at (${x}, ${y}) · ${invented}% completed`;
+  detail.textContent = `${w}×${h} at (${x}, ${y})${hiddenNote(layer.invented_fraction)}`;
   item.append(frame, label, detail);
   return item;
 }
 
 function bind() {
+  takeTokenFromAddress();
+  migrateOldToken();
   ui.bridgeUrl.value = defaultBridgeUrl();
-  ui.token.value = localStorage.getItem(KEY_TOKEN) || "";
+  ui.token.value = savedToken();
   ui.saveToken.onclick = () => {
     const token = ui.token.value.trim();
-    if (token) localStorage.setItem(KEY_TOKEN, token);
-    else localStorage.removeItem(KEY_TOKEN);
+    const key = tokenKey(ui.bridgeUrl.value.trim());
+    if (token) localStorage.setItem(key, token);
+    else localStorage.removeItem(key);
     localStorage.setItem(KEY_BRIDGE, ui.bridgeUrl.value.trim());
-    say(token ? "Token saved in this browser." : "Token removed.");
+    say(token ? "Token saved in this browser for this bridge." : "Token removed.");
     connect();
   };
   ui.forgetToken.onclick = () => {
-    localStorage.removeItem(KEY_TOKEN);
+    localStorage.removeItem(tokenKey(ui.bridgeUrl.value.trim()));
     ui.token.value = "";
     say("Token forgotten.");
     connect();
   };
-  ui.bridgeUrl.onchange = () => connect();
+  ui.bridgeUrl.onchange = () => {
+    ui.token.value = savedToken(); // each bridge has its own token
+    connect();
+  };
   ui.file.onchange = () => ui.file.files[0] && chooseImage(ui.file.files[0]);
   ui.drop.ondragover = (event) => {
     event.preventDefault();

@@ -77,7 +77,8 @@ def test_help_lists_every_option_with_examples() -> None:
     assert result.exit_code == 0
     for option in (
         "--host", "--allow-remote", "--port", "--token-file", "--model", "--device",
-        "--max-body-mb", "--max-pixels", "--result-ttl", "--allow-origin", "--print-token",
+        "--max-body-mb", "--max-pixels", "--max-pending-mb", "--result-ttl", "--allow-origin",
+        "--print-token",
     ):  # fmt: skip
         assert option in result.output
     assert "Examples" in result.output
@@ -143,6 +144,11 @@ def test_real_server_process_serves_and_stops_on_interrupt(tmp_path: Path) -> No
     assert process.returncode in (0, 130)
     assert "WARNING" in stderr and "127.0.0.2" in stderr
     assert f"listening on http://127.0.0.2:{port}" in stderr
+    token = token_file.read_text().strip()
+    assert (
+        f"Open the web page (the link carries the token: keep it to yourself): http://127.0.0.2:{port}/#token={token}"
+        in stderr
+    )
 
 
 def test_unknown_model_is_reported_in_one_line(tmp_path: Path) -> None:
@@ -182,3 +188,15 @@ def test_unavailable_device_is_reported_in_one_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "CUDA is not available" in result.output and "Traceback" not in result.output
+
+
+def test_page_link_puts_the_token_in_the_fragment(tmp_path: Path) -> None:
+    from plugin_bridge.cli import page_url
+    from plugin_bridge.config import BridgeConfig
+
+    local = BridgeConfig(port=47863, token_file=tmp_path / "t")
+    assert page_url(local, "ab+c/d") == "http://127.0.0.1:47863/#token=ab%2Bc%2Fd"
+    everywhere = BridgeConfig(host="0.0.0.0", allow_remote=True, token_file=tmp_path / "t")
+    assert page_url(everywhere, "f00").startswith("http://127.0.0.1:47863/#token=")
+    ipv6 = BridgeConfig(host="::1", port=5000, token_file=tmp_path / "t")
+    assert page_url(ipv6, "f00") == "http://[::1]:5000/#token=f00"

@@ -107,10 +107,8 @@ def test_page_decomposes_and_downloads_a_psd(
     wait_for(
         driver, lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "ok"
     )
-    assert (
-        driver.execute_script("return localStorage.getItem('illustrators-depth.token')")
-        == bridge.token
-    )
+    stored = "return localStorage.getItem(arguments[0])"
+    assert driver.execute_script(stored, f"illustrators-depth.token@{bridge.url}") == bridge.token
 
     driver.find_element(By.ID, "file-input").send_keys(str(source))
     count = driver.find_element(By.ID, "layer-count")
@@ -146,8 +144,20 @@ def test_page_decomposes_and_downloads_a_psd(
     pixel_layers = [layer for layer in psd.descendants() if not layer.is_group()]
     client = BridgeClient(bridge.url, token=bridge.token)
     job_id = driver.execute_script("return document.getElementById('download-psd').dataset.job")
-    names = [layer["name"] for layer in client.result(job_id)["layers"]]
+    manifest_layers = client.result(job_id)["layers"]
+    names = [layer["name"] for layer in manifest_layers]
     assert [layer.name for layer in pixel_layers][: len(names)] == names
+    # each card says in plain words how much of the layer was hidden and filled in
+    details = [li.find_element(By.CLASS_NAME, "layer-detail").text for li in items]
+    for detail, layer in zip(details, reversed(manifest_layers), strict=True):
+        assert "completed" not in detail
+        share = round(100 * layer["invented_fraction"])
+        if layer["invented_fraction"] > 0:
+            words = f"{share if share >= 1 else 'less than 1'} % of this layer was hidden"
+            assert f"{words} and is filled in" in detail, detail
+        else:
+            assert "hidden" not in detail
+    assert any("of this layer was hidden and is filled in" in d for d in details)
     assert np.array_equal(np.asarray(psd.topil().convert("RGBA")), upload), "stored composite"
     canvas = Image.new("RGBA", (psd.width, psd.height), (0, 0, 0, 0))
     for layer in pixel_layers:
@@ -307,3 +317,101 @@ def test_no_browser_left_running() -> None:
         ["pgrep", "-P", str(os.getpid()), "-f", "chromedriver"], capture_output=True, text=True
     )
     assert mine.stdout.strip() == ""
+
+
+def test_printed_link_opens_a_connected_page_and_the_token_leaves_no_trace(
+    browser, tmp_path: Path
+) -> None:
+    """`decompose-bridge` prints a link carrying the token (like Jupyter); the page stores it for
+    its own origin, strips it from the address bar, and it is in no log; no request 404s."""
+    import re
+    import signal
+    import socket
+    import sys
+    import urllib.request
+
+    driver, _ = browser
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token_file = tmp_path / "token"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "plugin_bridge.cli",
+            "--model",
+            "tiny",
+            "--device",
+            "cpu",
+            "--port",
+            str(port),
+            "--token-file",
+            str(token_file),
+            "-v",
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    try:
+        link = None
+        deadline = time.monotonic() + 120
+        while link is None:
+            assert process.poll() is None and time.monotonic() < deadline, "bridge did not start"
+            line = process.stderr.readline()
+            found = re.search(r"(http://127\.0\.0\.1:\d+/#token=\S+)", line)
+            link = found and found.group(1)
+        token = token_file.read_text().strip()
+        assert link == f"http://127.0.0.1:{port}/#token={token}"
+
+        driver.get(link)
+        wait_for(
+            driver,
+            lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "ok",
+        )
+        assert driver.execute_script("return location.href") == f"http://127.0.0.1:{port}/"
+        assert token not in driver.execute_script("return JSON.stringify(history.state)")
+        key = f"illustrators-depth.token@http://127.0.0.1:{port}"
+        assert driver.execute_script("return localStorage.getItem(arguments[0])", key) == token
+        assert (
+            driver.execute_script("return localStorage.getItem('illustrators-depth.token')") is None
+        )
+        sent = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+        )  # every request the page made: none carries the token in its URL
+        assert sent and not any(token in url for url in sent)
+
+        driver.get(f"http://127.0.0.1:{port}/")  # kept: no link needed next time
+        wait_for(
+            driver,
+            lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "ok",
+        )
+        driver.get(f"http://localhost:{port}/")  # another origin: it does not get the token
+        wait_for(
+            driver,
+            lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "auth",
+        )
+        assert driver.find_element(By.ID, "token").get_attribute("value") == ""
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        for name, kind in (("favicon.svg", "image/svg+xml"), ("favicon.ico", "image/")):
+            with opener.open(f"http://127.0.0.1:{port}/{name}", timeout=10) as response:
+                assert response.status == 200
+                assert response.headers["Content-Type"].startswith(kind)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            out, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+    log = out + err  # uvicorn's access log goes to stdout, the rest to stderr
+    requests = [line for line in log.splitlines() if '"GET ' in line]
+    assert any('"GET /favicon.svg HTTP/1.1" 200' in line for line in requests), log[-2000:]
+    assert any("/v1/health" in line for line in requests), "the access log is on with -v"
+    # the page's own files are all there (its token check is a deliberate API 404)
+    page_files = [line for line in requests if '"GET /v1/' not in line]
+    assert page_files and not any(" 404" in line for line in page_files)
+    assert token not in log, "the token appears in no log line"
