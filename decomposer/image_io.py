@@ -10,10 +10,12 @@ the pixels are decoded, and it replaces Pillow's own decompression-bomb limit fo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ ARRAY_NAME = "<array>"
 PIL_NAME = "<image>"
 
 _PSD_SIGNATURE = b"8BPS"
+_EXIF_ORIENTATION = 0x0112
 _SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
@@ -128,7 +131,8 @@ def _from_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
     return _finish(rgba, None, [])
 
 
-def _from_file(path: Path, max_pixels: int) -> LoadedImage:
+def _file_head(path: Path) -> tuple[str, bytes]:
+    """(name for messages, first 32 bytes) of an image file; ImageLoadError if there is none."""
     name = path.name or str(path)
     if not path.exists():
         raise ImageLoadError(f"{name}: file not found")
@@ -141,21 +145,14 @@ def _from_file(path: Path, max_pixels: int) -> LoadedImage:
         raise ImageLoadError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
     if not head:
         raise ImageLoadError(f"{name}: file is empty")
-    if head[:4] == _PSD_SIGNATURE:
-        return _from_psd(path, name, head, max_pixels)
-    notes: list[str] = []
+    return name, head
+
+
+@contextlib.contextmanager
+def _decoding(name: str, max_pixels: int) -> Iterator[None]:
+    """Turn what Pillow raises while opening or decoding into one-line ImageLoadErrors."""
     try:
-        with _opened(path, name, max_pixels) as im:
-            _check_pixels(name, im.width, im.height, max_pixels)
-            frames = int(getattr(im, "n_frames", 1) or 1)
-            if frames > 1:
-                notes.append(f"{name}: animated image with {frames} frames; using the first frame")
-                im.seek(0)
-            low_bytes = _low_byte_tiles(im)
-            im.load()
-            if low_bytes is not None:
-                _round_deep_channels(path, im, low_bytes, name, notes)
-            rgba = _pil_to_rgba(name, im, notes)
+        yield
     except ImageLoadError:
         raise
     except UnidentifiedImageError as exc:
@@ -171,7 +168,48 @@ def _from_file(path: Path, max_pixels: int) -> LoadedImage:
         raise ImageLoadError(f"{name}: corrupt or truncated image ({_short(exc)})") from exc
     except MemoryError as exc:
         raise ImageLoadError(f"{name}: not enough memory to decode the image") from exc
+
+
+def _from_file(path: Path, max_pixels: int) -> LoadedImage:
+    name, head = _file_head(path)
+    if head[:4] == _PSD_SIGNATURE:
+        return _from_psd(path, name, head, max_pixels)
+    notes: list[str] = []
+    with _decoding(name, max_pixels), _opened(path, name, max_pixels) as im:
+        _check_pixels(name, im.width, im.height, max_pixels)
+        frames = int(getattr(im, "n_frames", 1) or 1)
+        if frames > 1:
+            notes.append(f"{name}: animated image with {frames} frames; using the first frame")
+            im.seek(0)
+        low_bytes = _low_byte_tiles(im)
+        im.load()
+        if low_bytes is not None:
+            _round_deep_channels(path, im, low_bytes, name, notes)
+        rgba = _pil_to_rgba(name, im, notes)
     return _finish(rgba, path, notes)
+
+
+def check_image(source: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """Validate an image file as `load_image` would, without keeping or converting its pixels.
+
+    The header's size is checked against `max_pixels` (ImageTooLargeError) before decoding, then
+    the first frame is decoded in full (ImageLoadError if corrupt or truncated) and dropped: peak
+    memory is one frame in Pillow's own layout, not the RGBA array `load_image` builds (PSDs are
+    loaded, their composite being what is decoded). Returns (width, height).
+    """
+    if max_pixels <= 0:
+        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+    path = Path(source)
+    name, head = _file_head(path)
+    if head[:4] == _PSD_SIGNATURE:
+        return _from_psd(path, name, head, max_pixels).size
+    with _decoding(name, max_pixels), _opened(path, name, max_pixels) as im:
+        _check_pixels(name, im.width, im.height, max_pixels)
+        im.seek(0)
+        im.load()
+        width, height = im.size
+        quarter_turn = im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
+    return (height, width) if quarter_turn else (width, height)  # as load_image turns it
 
 
 def _from_psd(path: Path, name: str, head: bytes, max_pixels: int) -> LoadedImage:

@@ -64,6 +64,8 @@ class _GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol plus the limits above (`limits` is set by `guarded_h11`)."""
 
     limits: ConnectionLimits
+    # connections waiting for a request head, oldest first (one dict per server: its class's)
+    waiting: dict[_GuardedH11Protocol, None]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,7 +86,13 @@ class _GuardedH11Protocol(H11Protocol):
 
     def _wait_for_head(self) -> None:
         self.waiting_head_since = time.monotonic()
+        self.waiting.pop(self, None)
+        self.waiting[self] = None
         self._arm(self.limits.header_timeout_s, self._head_timed_out)
+
+    def _stop_waiting(self) -> None:
+        self.waiting_head_since = None
+        self.waiting.pop(self, None)
 
     def _follow_state(self) -> None:
         """After h11 consumed data: keep, move or drop the timer to match the request's phase."""
@@ -96,7 +104,7 @@ class _GuardedH11Protocol(H11Protocol):
             if self.waiting_head_since is None:
                 self._wait_for_head()
             return  # the head timer keeps running while bytes trickle in
-        self.waiting_head_since = None
+        self._stop_waiting()
         if state is h11.SEND_BODY:
             self._arm(self.limits.body_timeout_s, self._body_timed_out)
         else:
@@ -108,6 +116,7 @@ class _GuardedH11Protocol(H11Protocol):
         self._guard_timer = None
         if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
             return
+        self._stop_waiting()
         partial, _ = self.conn.trailing_data
         if partial and self.conn.our_state is h11.IDLE:
             self.transport.write(_timeout_response(self.limits.header_timeout_s))
@@ -126,20 +135,15 @@ class _GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._wait_for_head()
         if len(self.connections) > self.limits.max_connections:
-            waiting = [
-                other
-                for other in self.connections
-                if other is not self
-                and getattr(other, "waiting_head_since", None) is not None
-                and not other.transport.is_closing()
-            ]
-            if waiting:
-                oldest = min(waiting, key=lambda other: other.waiting_head_since)
-                oldest.transport.close()
-            else:
+            oldest = next(iter(self.waiting), None)  # O(1): the dict keeps waiting order
+            if oldest is None:
                 transport.close()
+                return
+            oldest._stop_waiting()
+            oldest._disarm()
+            oldest.transport.close()
+        self._wait_for_head()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -147,7 +151,7 @@ class _GuardedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self.waiting_head_since = None
+        self._stop_waiting()
         self._follow_state()
 
     def send_400_response(self, msg: str) -> None:
@@ -175,13 +179,13 @@ class _GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        self.waiting_head_since = None
+        self._stop_waiting()
         super().connection_lost(exc)
 
 
 def guarded_h11(limits: ConnectionLimits) -> type[H11Protocol]:
     """An `H11Protocol` subclass enforcing `limits`, for `uvicorn.Config(http=...)`."""
-    return type("GuardedH11Protocol", (_GuardedH11Protocol,), {"limits": limits})
+    return type("GuardedH11Protocol", (_GuardedH11Protocol,), {"limits": limits, "waiting": {}})
 
 
 __all__ = ["ConnectionLimits", "guarded_h11"]

@@ -3,7 +3,7 @@
 The body goes straight to a file in the job's upload folder, a chunk at a time (never whole in
 memory), while its SHA-256 is computed; every byte counts against the bridge's pending-upload
 budget (`BridgeConfig.max_pending_bytes`) until the job starts. The file is then validated by
-`decomposer.image_io.load_image`, one upload at a time, so concurrent uploads do not multiply the
+`decomposer.image_io.check_image`, one upload at a time, so concurrent uploads do not multiply the
 decoding memory.
 """
 
@@ -198,12 +198,13 @@ def validate_upload(path: Path, max_pixels: int) -> tuple[int, int]:
     """Decode the uploaded file once to validate it; returns (width, height).
 
     Raises ApiError 413 over `max_pixels` (from the header, before decoding) and 400 when the
-    bytes are not a readable image. The pixels are dropped: a queued job keeps only the file.
+    bytes are not a readable image. The pixels are dropped (`check_image` does not even build the
+    RGBA copy): a queued job keeps only the file.
     """
-    from decomposer.image_io import load_image
+    from decomposer.image_io import check_image
 
     try:
-        return load_image(path, max_pixels=max_pixels).size
+        return check_image(path, max_pixels=max_pixels)
     except ImageTooLargeError as exc:
         if exc.size is None:
             message = str(exc)

@@ -438,3 +438,26 @@ def test_16bit_psd_rounded_to_8bit_with_one_warning() -> None:
     loaded = load_image(PSD_DIR / "16bit5x5.psd")
     assert (loaded.rgba[..., :3] == expected[..., :3]).all()
     assert len([note for note in loaded.warnings if "16-bit" in note]) == 1
+
+
+def test_check_image_validates_like_load_image_without_keeping_pixels(tmp_path: Path) -> None:
+    from decomposer.errors import ImageTooLargeError
+    from decomposer.image_io import check_image
+
+    art = np.zeros((4, 6, 3), np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = tmp_path / "rotated.png"
+    Image.fromarray(art).save(rotated, exif=exif)
+    assert check_image(rotated) == load_image(rotated).size == (4, 6)
+    for name, path in _bad_files(tmp_path).items():
+        with pytest.raises(ImageLoadError) as checked:
+            check_image(path)
+        with pytest.raises(ImageLoadError) as loaded:
+            load_image(path)
+        assert str(checked.value) == str(loaded.value), name
+    bomb = tmp_path / "bomb.png"
+    _png_header_only(bomb, 40_000, 40_000)
+    with pytest.raises(ImageTooLargeError, match="40000x40000"):
+        check_image(bomb)
+    assert check_image(PSD_DIR / "2layers.psd") == load_image(PSD_DIR / "2layers.psd").size
