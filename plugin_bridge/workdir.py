@@ -1,17 +1,19 @@
-"""The bridge's private work folder (uploads, results), its owner lock, and crash clean-up.
+"""The bridge's private work folder (uploads, results), its owner record, and crash clean-up.
 
 Each running bridge makes `decompose-bridge-XXXXXXXX/` (mode 0700) in the system temp folder (or
-`BridgeConfig.work_root`) and holds an exclusive lock on its `.owner.lock` file for its whole life.
-The operating system drops that lock when the process dies, however it dies (`kill -9` too), so
-at start-up a bridge can tell a dead bridge's folder from a live one's and remove it: only folders
-named `decompose-bridge-*`, that are real folders (not links), owned by this user, whose lock file
-can be locked. Folders from bridges older than the lock file (no `.owner.lock`) are removed once
-nothing in them has changed for `LEGACY_IDLE_S`.
+`BridgeConfig.work_root`) and records in its `.owner.json` who made it: host, pid, boot id and
+process start time (`decomposer.processes.ProcessIdentity`, the same record the batch lock uses),
+so a reused pid or a reboot is not mistaken for the owner. At start-up a bridge removes the
+folders of bridges that are gone, however they died (`kill -9` too): only folders named
+`decompose-bridge-*`, that are real folders (not links), owned by this user, whose owner record
+names a process of this host that no longer exists. Folders from bridges older than the owner
+record (no `.owner.json`) are removed once nothing in them has changed for `LEGACY_IDLE_S`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -20,32 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from decomposer.processes import ProcessIdentity
+
 PREFIX = "decompose-bridge-"
-LOCK_NAME = ".owner.lock"
+OWNER_NAME = ".owner.json"
 LEGACY_IDLE_S = 24 * 3600.0
 FOLDER_MODE = 0o700
 
 _log = logging.getLogger("plugin_bridge.workdir")
-
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        return True
 
 
 def _owned_by_me(info: os.stat_result) -> bool:
@@ -54,37 +38,31 @@ def _owned_by_me(info: os.stat_result) -> bool:
 
 
 class WorkFolder:
-    """One bridge's work folder: created 0700 and locked on construction, removed by `close()`.
+    """One bridge's work folder: created 0700 with its owner record, removed by `close()`.
 
-    `path` stays the same for the bridge's life; `ensure()` re-creates the folder (0700, locked
-    again) if something deleted it meanwhile, e.g. a temp-folder cleaner.
+    `path` stays the same for the bridge's life; `ensure()` re-creates the folder (0700, with its
+    owner record) if something deleted it meanwhile, e.g. a temp-folder cleaner.
     """
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else Path(tempfile.gettempdir())
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.root))  # mkdtemp makes 0700
-        self._lock_fd: int | None = None
-        self._lock()
+        self.owner = ProcessIdentity.current()
+        self._write_owner()
 
-    def _lock(self) -> None:
-        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-        if not _try_lock(fd):
-            os.close(fd)
-            raise RuntimeError(f"{self.path}: work folder is locked by another process")
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        if self._lock_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._lock_fd)
-        self._lock_fd = fd
+    def _write_owner(self) -> None:
+        fd = os.open(self.path / OWNER_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(self.owner.to_json(), fh)
 
     def ensure(self) -> Path:
-        """The folder, re-created with mode 0700 (and locked again) if it has vanished."""
-        if not (self.path / LOCK_NAME).exists():
+        """The folder, re-created with mode 0700 (and its owner record) if it has vanished."""
+        if not (self.path / OWNER_NAME).exists():
             _log.warning("work folder %s vanished; re-creating it", self.path)
             os.makedirs(self.path, mode=FOLDER_MODE, exist_ok=True)
             os.chmod(self.path, FOLDER_MODE)
-            self._lock()
+            self._write_owner()
         return self.path
 
     def subfolder(self, *parts: str) -> Path:
@@ -100,16 +78,13 @@ class WorkFolder:
         return folder
 
     def close(self) -> None:
-        """Delete the folder and release the lock."""
+        """Delete the folder."""
         shutil.rmtree(self.path, ignore_errors=True)
-        if self._lock_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._lock_fd)
-            self._lock_fd = None
 
 
 def is_stale_work_folder(folder: Path, now: float | None = None) -> bool:
-    """True when `folder` is a dead bridge's work folder of this user (see the module docs)."""
+    """True when `folder` is the work folder of a bridge of this user that is gone (see the
+    module docs); False for anything else, including a folder whose owner may be alive."""
     if not folder.name.startswith(PREFIX):
         return False
     try:
@@ -118,23 +93,22 @@ def is_stale_work_folder(folder: Path, now: float | None = None) -> bool:
         return False
     if not stat.S_ISDIR(info.st_mode) or not _owned_by_me(info):
         return False
-    lock = folder / LOCK_NAME
+    record = folder / OWNER_NAME
     try:
-        lock_info = lock.lstat()
+        record_info = record.lstat()
     except FileNotFoundError:
         return _idle_since(folder, info) < (time.time() if now is None else now) - LEGACY_IDLE_S
     except OSError:
         return False
-    if not stat.S_ISREG(lock_info.st_mode) or not _owned_by_me(lock_info):
+    if not stat.S_ISREG(record_info.st_mode) or not _owned_by_me(record_info):
         return False
     try:
-        fd = os.open(lock, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return False
-    try:
-        return _try_lock(fd)  # locking succeeds only when no living process holds it
-    finally:
-        os.close(fd)  # closing drops our probe lock again
+        owner = ProcessIdentity.from_json(json.loads(record.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        owner = None
+    if owner is None:  # unreadable (e.g. cut short by a crash while written): judge by age
+        return _idle_since(folder, info) < (time.time() if now is None else now) - LEGACY_IDLE_S
+    return owner.is_alive() is False
 
 
 def _idle_since(folder: Path, info: os.stat_result) -> float:

@@ -1,5 +1,5 @@
 """The bridge's work folder: dead bridges' folders are removed at start-up (only ours, by name,
-owner and lock), and a folder that vanishes is re-created private (0700)."""
+owner and owner record), and a folder that vanishes is re-created private (0700)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from decomposer.processes import ProcessIdentity
 from plugin_bridge.client import BridgeClient
-from plugin_bridge.workdir import LOCK_NAME, WorkFolder, is_stale_work_folder
+from plugin_bridge.workdir import OWNER_NAME, WorkFolder, is_stale_work_folder
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="file owners and modes are POSIX")
 
@@ -32,6 +33,16 @@ def free_port() -> int:
 
 def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.lstat().st_mode)
+
+
+def dead_owner_record(folder: Path) -> None:
+    """Write an owner record naming a process of this host that has exited."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    identity = ProcessIdentity.current()
+    record = {**identity.to_json(), "pid": gone.pid, "started": None}
+    (folder / OWNER_NAME).write_text(json.dumps(record))
+    assert ProcessIdentity.from_json(record).is_alive() is False
 
 
 def killed_bridge_folder(root: Path, token_file: Path, png: bytes) -> Path:
@@ -86,7 +97,7 @@ def test_dead_bridges_folders_are_removed_at_start_up_and_nothing_else(
     assert is_stale_work_folder(dead)
 
     alive = WorkFolder(root)  # held by this process: a running bridge's
-    old_legacy = root / "decompose-bridge-oldstyle"  # made before lock files existed, idle 2 days
+    old_legacy = root / "decompose-bridge-oldstyle"  # made before owner records, idle 2 days
     (old_legacy / "uploads").mkdir(parents=True)
     fresh_legacy = root / "decompose-bridge-fresh"
     fresh_legacy.mkdir()
@@ -97,17 +108,17 @@ def test_dead_bridges_folders_are_removed_at_start_up_and_nothing_else(
     not_a_folder.write_text("keep me")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (elsewhere / LOCK_NAME).write_text("")
+    dead_owner_record(elsewhere)
     link = root / "decompose-bridge-link"
     link.symlink_to(elsewhere, target_is_directory=True)
     other_name = root / "somebody-else"
     other_name.mkdir()
-    (other_name / LOCK_NAME).write_text("")
+    dead_owner_record(other_name)
     foreign = root / "decompose-bridge-foreign"
     foreign.mkdir()
-    (foreign / LOCK_NAME).write_text("")
+    dead_owner_record(foreign)
     if os.geteuid() == 0:
-        os.chown(foreign / LOCK_NAME, 12345, 12345)
+        os.chown(foreign / OWNER_NAME, 12345, 12345)
         os.chown(foreign, 12345, 12345)
 
     bridge = start_bridge(work_root=root)
@@ -116,11 +127,11 @@ def test_dead_bridges_folders_are_removed_at_start_up_and_nothing_else(
         assert not old_legacy.exists()
         for kept in (alive.path, fresh_legacy, not_a_folder, link, elsewhere, other_name):
             assert kept.exists() or kept.is_symlink(), kept
-        assert (elsewhere / LOCK_NAME).exists(), "a link is not followed"
+        assert (elsewhere / OWNER_NAME).exists(), "a link is not followed"
         if os.geteuid() == 0:
             assert foreign.exists(), "another user's folder is left alone"
         assert bridge.workdir.parent == root and bridge.workdir.exists()
-        assert not is_stale_work_folder(bridge.workdir), "the running bridge holds its lock"
+        assert not is_stale_work_folder(bridge.workdir), "the running bridge is alive"
     finally:
         alive.close()
 
@@ -141,5 +152,5 @@ def test_vanished_work_folder_is_recreated_private(
     assert client.wait(job.id, timeout_s=120)["state"] == "finished"
     assert mode_of(workdir) == 0o700, "re-created private, not with the umask's 0755"
     assert mode_of(workdir / "uploads") == 0o700 and mode_of(workdir / job.id) == 0o700
-    assert not is_stale_work_folder(workdir), "and locked again"
+    assert (workdir / OWNER_NAME).is_file() and not is_stale_work_folder(workdir), "owned again"
     assert client.result(job.id)["layer_count"] >= 1
