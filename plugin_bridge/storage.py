@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from decomposer.types import Decomposition, Layer
 from plugin_bridge.results import index_map_preview, json_safe, png_bytes
@@ -77,8 +76,8 @@ class StoredResult:
         width, height = self.canvas_size
         layers = []
         for stored in self.layers:
-            with Image.open(stored.png) as image:
-                rgba = np.asarray(image.convert("RGBA"))
+            # our own 8-bit RGBA PNGs; load_image reads them exactly, whatever their size
+            rgba = load_image(stored.png, max_pixels=max(stored.size[0] * stored.size[1], 1)).rgba
             layers.append(
                 Layer(
                     name=stored.name,

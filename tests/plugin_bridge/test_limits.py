@@ -143,8 +143,8 @@ def test_image_over_100m_pixels_finishes_under_a_raised_limit(start_bridge: Any)
     assert manifest["canvas"] == {"width": 10_001, "height": 10_000}
     assert manifest["layer_count"] == 3
     for entry in manifest["layers"]:
-        with Image.open(io.BytesIO(client.layer_png(job.id, entry["i"]))) as layer:
-            assert list(layer.size) == entry["size"]
+        png = client.layer_png(job.id, entry["i"])
+        assert png[12:16] == b"IHDR" and list(struct.unpack(">II", png[16:24])) == entry["size"]
     # and over that raised limit, still refused from the header
     status, _, error = post(bridge, flat_grey_png(12_500, 12_001))
     assert (status, error["limit"]) == (413, {"pixels": 150_000_000})

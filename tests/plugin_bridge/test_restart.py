@@ -133,7 +133,7 @@ def test_wait_retries_through_a_dropped_connection(
     bridge, flaky = proxy
     direct = bridge.client()
     # keep the worker busy so the followed job is still waiting when the outage starts
-    busy = [direct.submit(illustration_png(400, 300, seed=610 + k)).id for k in range(2)]
+    busy = [direct.submit(illustration_png(600, 450, seed=610 + k)).id for k in range(3)]
     client = BridgeClient(f"http://127.0.0.1:{flaky.port}", token=bridge.token, timeout_s=10)
     job = client.submit(illustration_png(48, 32, seed=620), layers=2)
     outcome: dict[str, Any] = {}
@@ -153,7 +153,11 @@ def test_wait_retries_through_a_dropped_connection(
 
     follower = threading.Thread(target=follow)
     follower.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 60
+    while not seen and use_events:  # the stream is open and has delivered its first event
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert direct.status(job.id)["state"] == "queued", "still waiting when the outage starts"
     flaky.outage(1.5)
     follower.join(timeout=150)
     assert "error" not in outcome, outcome.get("error")
@@ -162,6 +166,7 @@ def test_wait_retries_through_a_dropped_connection(
     numbered = [seq for seq in seen if seq]
     assert numbered == sorted(set(numbered)), "every event once, in order, across the reconnect"
     for job_id in busy:
+        direct.cancel(job_id)
         direct.wait(job_id, timeout_s=120)
 
 

@@ -94,3 +94,17 @@ def test_fetched_result_is_deleted_a_grace_period_after_its_last_download(
         time.sleep(0.1)
     assert not (bridge.workdir / fetched).exists()
     assert client.result(untouched)["layer_count"] >= 1, "not downloaded: kept until its TTL"
+
+
+def test_documents_rebuilt_from_disk_ignore_pillows_own_pixel_limit(
+    start_bridge: Any, illustration_png: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored layers are read back under the bridge's own limit, not Pillow's global one (here
+    set far below the image, as a user's setting might be)."""
+    bridge = start_bridge()
+    client = bridge.client()
+    job = client.submit(illustration_png(120, 90, seed=350), layers=3)
+    assert client.wait(job.id, timeout_s=120)["state"] == "finished"
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow refuses above 200 pixels
+    assert client.psd(job.id)[:4] == b"8BPS"
+    assert client.ora(job.id)[:2] == b"PK"
