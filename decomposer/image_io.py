@@ -182,9 +182,12 @@ def _from_file(path: Path, max_pixels: int) -> LoadedImage:
             notes.append(f"{name}: animated image with {frames} frames; using the first frame")
             im.seek(0)
         low_bytes = _low_byte_tiles(im)
+        deep = _has_deep_tiles(im)
         im.load()
         if low_bytes is not None:
             _round_deep_channels(path, im, low_bytes, name, notes)
+        elif deep and im.mode not in _DEEP_GREY_MODES:  # e.g. 16-bit grey + alpha
+            notes.append(f"{name}: 16-bit image reduced to 8 bits per channel (high byte only)")
         rgba = _pil_to_rgba(name, im, notes)
     return _finish(rgba, path, notes)
 
@@ -338,6 +341,19 @@ def _low_byte_rawmode(rawmode: object) -> str | None:
     return f"{base};16{'L' if order == 'B' else 'B'}"
 
 
+_DEEP_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # rounded by _pil_to_rgba
+
+
+def _has_deep_tiles(im: Image.Image) -> bool:
+    """True when Pillow decodes this image from 16-bit samples (raw mode `...;16B` etc.)."""
+    for tile in getattr(im, "tile", None) or []:
+        args = tile.args
+        rawmode = args if isinstance(args, str) else (args[0] if args else None)
+        if isinstance(rawmode, str) and ";16" in rawmode:
+            return True
+    return False
+
+
 def _low_byte_tiles(im: Image.Image) -> list | None:
     """Tiles that decode the low bytes of a 16-bit RGB(A) image; None for any other image."""
     tiles = list(getattr(im, "tile", None) or [])
@@ -387,7 +403,7 @@ def _pil_to_rgba(name: str, im: Image.Image, notes: list[str]) -> np.ndarray:
     if mode in ("P", "PA"):
         im = im.convert("RGBA")
         mode = im.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+    if mode in _DEEP_GREY_MODES:
         data = np.asarray(im).astype(np.float64)
         grey = np.clip(np.round(data / 257.0), 0, 255).astype(np.uint8)
         notes.append(f"{name}: 16-bit image reduced to 8 bits per channel (rounded)")

@@ -8,6 +8,7 @@ folders of bridges that are gone, however they died (`kill -9` too): only folder
 `decompose-bridge-*`, that are real folders (not links), owned by this user, whose owner record
 names a process of this host that no longer exists. Folders from bridges older than the owner
 record (no `.owner.json`) are removed once nothing in them has changed for `LEGACY_IDLE_S`.
+The clean-up runs on POSIX systems only.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ class WorkFolder:
 def is_stale_work_folder(folder: Path, now: float | None = None) -> bool:
     """True when `folder` is the work folder of a bridge of this user that is gone (see the
     module docs); False for anything else, including a folder whose owner may be alive."""
-    if not folder.name.startswith(PREFIX):
+    if not folder.name.startswith(PREFIX) or os.name != "posix":
+        # (elsewhere decomposer.processes cannot probe a pid safely: on Windows os.kill(pid, 0)
+        # sends CTRL_C_EVENT; leave folders alone rather than guess)
         return False
     try:
         info = folder.lstat()

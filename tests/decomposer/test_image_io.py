@@ -461,3 +461,13 @@ def test_check_image_validates_like_load_image_without_keeping_pixels(tmp_path: 
     with pytest.raises(ImageTooLargeError, match="40000x40000"):
         check_image(bomb)
     assert check_image(PSD_DIR / "2layers.psd") == load_image(PSD_DIR / "2layers.psd").size
+
+
+def test_16bit_grey_alpha_png_warns_once_that_only_the_high_byte_is_kept(tmp_path: Path) -> None:
+    """Pillow has no low-byte reader for 16-bit grey + alpha: the note says what happened."""
+    path = tmp_path / "la16.png"
+    _png_16bit(path, _DEEP[..., :2], 4)
+    loaded = load_image(path)
+    assert list(loaded.rgba[0, :, 0]) == [0, 7, 1]  # high bytes of 0, 1999, 383
+    notes = [note for note in loaded.warnings if "16-bit" in note]
+    assert notes == ["la16.png: 16-bit image reduced to 8 bits per channel (high byte only)"]
