@@ -55,6 +55,8 @@ def pid_alive(pid: int) -> bool:
     """True when a process with this pid exists on this host (it may belong to another user)."""
     if pid <= 0:
         return False
+    if os.name == "nt":
+        return _windows_pid_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -64,6 +66,24 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    """Windows: `os.kill(pid, 0)` would send CTRL_C_EVENT, so ask the process table instead."""
+    import ctypes
+
+    query_limited_information, still_active, access_denied = 0x1000, 259, 5
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(query_limited_information, False, pid)
+    if not handle:
+        return kernel32.GetLastError() == access_denied  # exists, but not ours to open
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True
+        return code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 @dataclass(frozen=True)
