@@ -45,10 +45,17 @@ from decomposer.batch import (
 from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from decomposer.options import DecomposeOptions
-from decomposer.writers import FORMATS, default_output_path, format_for_path
+from decomposer.writers import (
+    DEFAULT_FORMAT,
+    FORMATS,
+    default_output_path,
+    format_for_path,
+    formats,
+)
 from decomposer.writers.png_stack import MANIFEST_NAME
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_FILE_SUFFIXES = frozenset(suffix for f in formats() for suffix in f.suffixes)
 
 EXAMPLES = """\b
 Examples:
@@ -182,8 +189,8 @@ def _print_json(document: dict[str, Any]) -> None:
     "fmt",
     type=click.Choice(FORMATS),
     default=None,
-    help="psd, ora (OpenRaster, for Krita/GIMP) or png (a folder of PNGs + manifest.json). "
-    "Default: from -o's suffix, else psd.",
+    help="; ".join(f"{f.name}: {f.description}" for f in formats())
+    + f". Default: from -o's suffix, else {DEFAULT_FORMAT}.",
 )
 @click.option(
     "-m",
@@ -283,9 +290,9 @@ def main(
         if single:
             job, fmt = _single_job(Path(inputs[0]), output, fmt, depth_out)
         else:
-            if output is not None and output.suffix.lower() in {".psd", ".ora"}:
+            if output is not None and output.suffix.lower() in _FILE_SUFFIXES:
                 raise click.UsageError(f"{output}: with several inputs, -o must be a folder")
-            fmt = fmt or "psd"
+            fmt = fmt or DEFAULT_FORMAT
             jobs = plan_jobs(inputs, output, fmt, depth_out)
             if not jobs:
                 raise InvalidOptionError(f"{', '.join(inputs)}: no input images found")
@@ -331,7 +338,7 @@ def _single_job(
         fmt = implied
         target = output
     else:
-        fmt = fmt or "psd"
+        fmt = fmt or DEFAULT_FORMAT
         default = default_output_path(source, fmt)
         target = default if output is None else output / default.name
     if target.resolve() == source.resolve():

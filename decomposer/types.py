@@ -6,7 +6,6 @@ Coordinates are pixels, origin top-left, x to the right, y down.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +45,8 @@ class Decomposition:
     canvas_size: (width, height) in pixels.
     source_rgba: uint8 (H, W, 4) the validated input image (alpha 255 for RGB inputs).
     info: free-form metadata (layer count requested/obtained, stage timings, warnings).
+
+    Write one with `decomposer.save(dec, path)` (format from the suffix; `decomposer.writers`).
     """
 
     layers: list[Layer]
@@ -59,9 +60,3 @@ class Decomposition:
         from decomposer.composite import composite_layers
 
         return composite_layers(self.layers, self.canvas_size)
-
-    def save(self, path: str | Path, format: str | None = None, **options) -> Path:
-        """Write to `path` atomically; format from the suffix (.psd, .ora, folder for png)."""
-        from decomposer.writers import write_decomposition
-
-        return write_decomposition(self, Path(path), format=format, **options)

@@ -29,17 +29,17 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from decomposer.writers import Format, file_formats, save
 from plugin_bridge.auth import AccessGuard
 from plugin_bridge.config import API_MAX, API_MIN, API_VERSION, BridgeConfig
 from plugin_bridge.errors import ApiError
 from plugin_bridge.jobs import Job, JobManager, Runner
-from plugin_bridge.results import index_map_preview, manifest, png_bytes
+from plugin_bridge.results import formats_json, index_map_preview, layer_png, manifest
 from plugin_bridge.uploads import parse_params, read_body, store_upload
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SERVER_NAME = "illustrators-depth-bridge"
 MAX_KEY_CHARS = 128
-FILE_TYPES = {"psd": "image/vnd.adobe.photoshop", "ora": "image/openraster"}
 
 
 def server_version() -> str:
@@ -88,6 +88,7 @@ def create_app(
                 "queue": manager.counts,
                 "layers": {"min": 1, "max": config.max_layers, "default": 6},
                 "completion": list(completion_modes),
+                "formats": formats_json(),
                 "limits": {
                     "max_body_bytes": config.max_body_bytes,
                     "max_pixels": config.max_pixels,
@@ -175,7 +176,7 @@ def create_app(
         key = f"layer-{i}.png"
         data = job.files.get(key)
         if data is None:
-            data = await run_in_threadpool(png_bytes, layers[i].rgba, "RGBA")
+            data = await run_in_threadpool(layer_png, layers[i].rgba)
             job.files[key] = data
         return Response(data, media_type="image/png")
 
@@ -187,15 +188,15 @@ def create_app(
             job.files["index_map.png"] = data
         return Response(data, media_type="image/png")
 
-    async def job_document(request: Request, kind: str) -> FileResponse:
+    async def job_document(request: Request, fmt: Format) -> FileResponse:
         job = finished_job(request)
         async with job.file_lock:
-            path = job.files.get(kind)
+            path = job.files.get(fmt.name)
             if path is None:
-                target = manager_of(request).workdir / job.id / f"result.{kind}"
-                path = await run_in_threadpool(job.result.save, target)
-                job.files[kind] = path
-        return FileResponse(path, media_type=FILE_TYPES[kind], filename=f"{job.id}.{kind}")
+                target = manager_of(request).workdir / job.id / f"result{fmt.suffix}"
+                path = await run_in_threadpool(save, job.result, target, fmt.name)
+                job.files[fmt.name] = path
+        return FileResponse(path, media_type=fmt.media_type, filename=f"{job.id}{fmt.suffix}")
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -229,8 +230,14 @@ def create_app(
         Route("/v1/jobs/{job_id}/result", job_result, methods=["GET"]),
         Route("/v1/jobs/{job_id}/layers/{i:int}.png", job_layer, methods=["GET"]),
         Route("/v1/jobs/{job_id}/index_map.png", job_index_map, methods=["GET"]),
-        Route("/v1/jobs/{job_id}/result.psd", partial(job_document, kind="psd"), methods=["GET"]),
-        Route("/v1/jobs/{job_id}/result.ora", partial(job_document, kind="ora"), methods=["GET"]),
+    ]
+    routes += [  # one download per file format of the registry: result.psd, result.ora, ...
+        Route(
+            f"/v1/jobs/{{job_id}}/result{fmt.suffix}",
+            partial(job_document, fmt=fmt),
+            methods=["GET"],
+        )
+        for fmt in file_formats()
     ]
     if static_dir is not None and static_dir.is_dir():
         routes.append(Mount("/", StaticFiles(directory=static_dir, html=True)))
