@@ -42,6 +42,7 @@ from decomposer.batch import (
     process_file,
     run_batch,
 )
+from decomposer.completion import COMPLETION_MODES
 from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from decomposer.options import DecomposeOptions
@@ -208,10 +209,12 @@ def _print_json(document: dict[str, Any]) -> None:
 @click.option(
     "--complete",
     "completion",
-    type=click.Choice(["nearest", "harmonic", "none"]),
-    default="nearest",
+    type=click.Choice(COMPLETION_MODES),
+    default=DecomposeOptions().completion,
     show_default=True,
-    help="How the hidden part of each layer is filled in (amodal completion).",
+    help="How the hidden part of each layer is filled in (amodal completion): regions = each "
+    "hidden pixel continues one region of its layer in that region's flat colour; nearest = "
+    "copies the closest visible colour; harmonic = smooth blend; none = visible pixels only.",
 )
 @click.option(
     "--depth-out",

@@ -29,7 +29,8 @@ class DecomposeOptions:
     ordering: how regions are put in depth order, one of `decomposer.ordering.ORDERINGS`
         ("median": the paper's median of the network's index per region).
     completion: how the hidden part of each layer is filled in, one of
-        `decomposer.completion.COMPLETION_MODES`.
+        `decomposer.completion.COMPLETION_MODES` ("regions": shape continuation in each
+        region's flat colour).
     tau: colour threshold (L2 in [0, 1] RGB) for merging regions adjacent in order, in [0, 2].
     regions: flat-colour segmentation settings.
     max_pixels: inputs with more pixels (width * height) are refused, checked from the header
@@ -38,7 +39,7 @@ class DecomposeOptions:
 
     layers: int | str = 6
     ordering: str = "median"
-    completion: str = "nearest"
+    completion: str = "regions"
     tau: float = DEFAULT_TAU
     regions: RegionConfig = field(default_factory=RegionConfig)
     max_pixels: int = DEFAULT_MAX_PIXELS

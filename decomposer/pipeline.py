@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from decomposer.completion import CompletionConfig, build_layers
+from decomposer.completion import CompletionConfig, build_layers, region_flat_colours
 from decomposer.errors import Cancelled, InvalidOptionError, ModelLoadError
 from decomposer.grouping import AUTO_CRITERION, group_regions
 from decomposer.image_io import LoadedImage, flatten_alpha, load_image
 from decomposer.options import DecomposeOptions, resolve_options
 from decomposer.ordering import GroupedMedians
 from decomposer.regions import segment_regions
-from decomposer.types import Decomposition, Layer
+from decomposer.types import Decomposition, Layer, RegionMap
 
 STAGES = ("load", "predict", "regions", "order", "group", "complete", "done")
 # fraction of the whole job reached when each stage starts (with / without the network)
@@ -189,7 +189,12 @@ def decompose_pixels(
 
     clock = time.perf_counter()
     step("complete")
-    built = build_layers(owner_map, rgba, n_layers, CompletionConfig(mode=completion))
+    region_map = RegionMap(
+        labels=found.labels,
+        colours=region_flat_colours(found.labels, rgba, found.count, found.median_rgb),
+        layer_of_region=grouping.layer_of_region,
+    )
+    built = build_layers(owner_map, rgba, n_layers, CompletionConfig(mode=completion), region_map)
     layer_index = index_stats.union_medians(grouping.layer_of_region, n_layers)
     del index_stats
     names = layer_names(n_layers)
@@ -227,6 +232,7 @@ def decompose_pixels(
         canvas_size=(width, height),
         source_rgba=rgba,
         info=info,
+        regions=region_map,
     )
 
 

@@ -34,7 +34,7 @@ def parse_params(
             f"layers={raw_layers!r} is not valid",
             f"use an integer 1-{config.max_layers} or 'auto'",
         )
-    complete = query.get("complete", "nearest").strip().lower()
+    complete = query.get("complete", DecomposeOptions().completion).strip().lower()
     if complete not in completion_modes:
         raise ApiError(
             400,

@@ -151,7 +151,7 @@ def test_cancelled_from_progress_aborts(stage: str) -> None:
         ({"layers": 0}, "layers must be a positive integer"),
         ({"layers": "many"}, "layers must be a positive integer or 'auto'"),
         ({"layers": True}, "layers must be a positive integer"),
-        ({"completion": "magic"}, "completion must be one of nearest, harmonic, none"),
+        ({"completion": "magic"}, "completion must be one of regions, nearest, harmonic, none"),
         ({"tau": -1.0}, "tau must be in"),
         (
             {"index_map": np.zeros((10, 12), np.float32)},
