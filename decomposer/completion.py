@@ -11,7 +11,7 @@ Modes (paper §7 step 4, extended to colour):
   colour, anti-aliased rims excluded; `region_flat_colours`), never a colour copied from another
   region's edge. A hidden area that only the layer's own regions surround (a hole, e.g. the sky
   behind a house) is filled completely, each pixel by its closest own region; a hidden area that
-  also borders other layers is continued by `CompletionConfig.extension`: "closest" (the paper's
+  also borders other layers is continued by `CompletionConfig.continuation`: "closest" (the paper's
   default: a pixel joins when its closest visible pixel is one of the layer's regions), "convex"
   (each bordering region's convex hull), "mix" (convex hull for regions at least
   `convex_threshold` convex, closest otherwise; the paper's mix) or "harmonic" (the layer's
@@ -45,7 +45,7 @@ from decomposer.regions import region_median_rgb
 from decomposer.types import RegionMap
 
 COMPLETION_MODES = ("regions", "nearest", "harmonic", "none")
-REGION_EXTENSIONS = ("closest", "convex", "mix", "harmonic")
+CONTINUATIONS = ("closest", "convex", "mix", "harmonic")
 _FLAT_COLOUR_STEP = 2  # flat colours from every 2nd interior pixel per axis ...
 _FLAT_COLOUR_SUBSAMPLE_FROM = 1 << 20  # ... on images of at least this many pixels
 _MAX_HULL_REGIONS = 64  # convex / mix: hulls of at most this many (largest) bordering regions
@@ -56,8 +56,8 @@ class CompletionConfig:
     """Parameters of layer completion.
 
     mode: one of COMPLETION_MODES ("regions" needs the image's `RegionMap`).
-    extension: "regions" mode, how hidden areas that also border other layers are continued:
-        one of REGION_EXTENSIONS (see the module docstring).
+    continuation: "regions" mode, how hidden areas that also border other layers are continued:
+        one of CONTINUATIONS (see the module docstring).
     convex_threshold: "mix": regions whose area is at least this share of their convex hull's
         are continued by their hull, in (0, 1].
     margin_fraction / margin_min: the working crop is the layer's visible bounding box grown by
@@ -68,7 +68,7 @@ class CompletionConfig:
     """
 
     mode: str = "regions"
-    extension: str = "closest"
+    continuation: str = "closest"
     convex_threshold: float = 0.8
     margin_fraction: float = 0.5
     margin_min: int = 8
@@ -80,9 +80,9 @@ class CompletionConfig:
             raise ValueError(
                 f"completion must be one of {', '.join(COMPLETION_MODES)}, got {self.mode!r}"
             )
-        if self.extension not in REGION_EXTENSIONS:
+        if self.continuation not in CONTINUATIONS:
             raise ValueError(
-                f"extension must be one of {', '.join(REGION_EXTENSIONS)}, got {self.extension!r}"
+                f"continuation must be one of {', '.join(CONTINUATIONS)}, got {self.continuation!r}"
             )
         if not 0.0 < self.convex_threshold <= 1.0:
             raise ValueError(f"convex_threshold must be in (0, 1], got {self.convex_threshold}")
@@ -270,7 +270,7 @@ def _region_fill(
     crop's top, bottom, left, right side is the image's own edge (beyond which nothing is known).
     A hidden component is *enclosed* when it touches no pixel of other layers (or transparency)
     and no crop side inside the image: it is filled completely, each pixel by its closest own
-    region. The others are continued by `config.extension`.
+    region. The others are continued by `config.continuation`.
     """
     s = _grid_factor(fill.size, config.max_work_pixels)
     comps, n_comps = ndi.label(fill)
@@ -296,7 +296,7 @@ def _region_fill(
             near_own = _nearest_region(~sub_own, sub_region, s, sub_own)
             sub_lost = lost[r0:r1, c0:c1]
             assigned[r0:r1, c0:c1][sub_lost] = near_own[sub_lost]
-    if config.extension != "closest":
+    if config.continuation != "closest":
         partial = fill & open_[comps]
         if partial.any():
             _extend(assigned, partial, fill, own, own_region, rgba_c, config)
@@ -332,7 +332,7 @@ def _extend(
 ) -> None:
     """Continue the layer into `partial` (hidden pixels bordering other layers) in place, by
     convex hulls ("convex", "mix") or by the harmonic indicator ("harmonic")."""
-    if config.extension == "harmonic":
+    if config.continuation == "harmonic":
         s = _grid_factor(partial.size, config.max_harmonic_cells)
         take_b, _ = _harmonic_blocks(own, fill, rgba_c, s)
         h, w = partial.shape
@@ -349,7 +349,7 @@ def _extend(
     # convex / mix: hulls of the (largest) own regions that border the partial areas
     bordering = own_region[_grow4(partial) & own]
     if bordering.size == 0:
-        if config.extension == "convex":
+        if config.continuation == "convex":
             assigned[partial] = -1
         return
     top = int(max(own_region.max(), assigned.max())) + 1
@@ -364,9 +364,9 @@ def _extend(
         hull = convex_hull_image(inside) if inside.sum() >= 3 else inside
         hull_area = int(np.count_nonzero(hull))
         convex = hull_area > 0 and areas[r] / hull_area >= config.convex_threshold
-        if config.extension == "convex" or convex:
+        if config.continuation == "convex" or convex:
             hulls.append((hull_area, r, box, hull))
-    if config.extension == "convex":
+    if config.continuation == "convex":
         assigned[partial] = -1
     else:  # mix: regions continued by their hulls give up their closest-point pixels
         by_hull = np.zeros(top + 1, bool)

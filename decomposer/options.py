@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from decomposer.completion import COMPLETION_MODES
+from decomposer.completion import COMPLETION_MODES, CONTINUATIONS
 from decomposer.errors import InvalidOptionError
 from decomposer.grouping import DEFAULT_TAU
 from decomposer.image_io import DEFAULT_MAX_PIXELS
@@ -31,6 +31,9 @@ class DecomposeOptions:
     completion: how the hidden part of each layer is filled in, one of
         `decomposer.completion.COMPLETION_MODES` ("regions": shape continuation in each
         region's flat colour).
+    continuation: completion "regions": how hidden areas that also border other layers are
+        continued, one of `decomposer.completion.CONTINUATIONS` ("closest": the closest visible
+        pixel decides; "convex": region convex hulls; "mix": hulls of convex regions; "harmonic").
     tau: colour threshold (L2 in [0, 1] RGB) for merging regions adjacent in order, in [0, 2].
     regions: flat-colour segmentation settings.
     max_pixels: inputs with more pixels (width * height) are refused, checked from the header
@@ -40,6 +43,7 @@ class DecomposeOptions:
     layers: int | str = 6
     ordering: str = "median"
     completion: str = "regions"
+    continuation: str = "closest"
     tau: float = DEFAULT_TAU
     regions: RegionConfig = field(default_factory=RegionConfig)
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -63,6 +67,10 @@ class DecomposeOptions:
         if self.completion not in COMPLETION_MODES:
             raise InvalidOptionError(
                 f"completion must be one of {', '.join(COMPLETION_MODES)}, got {self.completion!r}"
+            )
+        if self.continuation not in CONTINUATIONS:
+            raise InvalidOptionError(
+                f"continuation must be one of {', '.join(CONTINUATIONS)}, got {self.continuation!r}"
             )
         try:
             tau = float(self.tau)
@@ -96,6 +104,7 @@ class DecomposeOptions:
             "layers": self.layers,
             "ordering": self.ordering,
             "completion": self.completion,
+            "continuation": self.continuation,
             "tau": self.tau,
             "regions": dataclasses.asdict(self.regions),
         }

@@ -115,7 +115,7 @@ def decompose(
 
     image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage.
     options: how to decompose (`DecomposeOptions`; default: its defaults). Keyword `overrides`
-        name its fields (layers, ordering, completion, tau, regions, max_pixels), so
+        name its fields (layers, ordering, completion, continuation, tau, regions, max_pixels), so
         `decompose("art.png", layers=6)` works.
     model: a network, a model spec for `load_model`, or None for the embedded default.
     index_map: float (H, W), higher = front; when given, no network is used.
@@ -194,7 +194,13 @@ def decompose_pixels(
         colours=region_flat_colours(found.labels, rgba, found.count, found.median_rgb),
         layer_of_region=grouping.layer_of_region,
     )
-    built = build_layers(owner_map, rgba, n_layers, CompletionConfig(mode=completion), region_map)
+    built = build_layers(
+        owner_map,
+        rgba,
+        n_layers,
+        CompletionConfig(mode=completion, continuation=opts.continuation),
+        region_map,
+    )
     layer_index = index_stats.union_medians(grouping.layer_of_region, n_layers)
     del index_stats
     names = layer_names(n_layers)
@@ -219,6 +225,7 @@ def decompose_pixels(
         "tau": tau,
         "ordering": opts.ordering,
         "completion": completion,
+        "continuation": opts.continuation,
         "has_alpha": bool((rgba[..., 3] != 255).any()),
         "invented_fraction": [layer.invented_fraction for layer in out_layers],
         "timings": timings,

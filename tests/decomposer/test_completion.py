@@ -10,7 +10,7 @@ from PIL import Image
 
 from decomposer import decompose
 from decomposer.completion import (
-    REGION_EXTENSIONS,
+    CONTINUATIONS,
     CompletionConfig,
     LayerPixels,
     build_layers,
@@ -194,7 +194,7 @@ def test_regions_never_copies_anti_aliased_rim_colours() -> None:
     hidden_disc = (np.hypot(yy - 48, xx - 48) < 29) & (owner == 2)
     recovered = {}
     for mode, extension in (("regions", "closest"), ("regions", "convex"), ("nearest", "closest")):
-        config = CompletionConfig(mode=mode, extension=extension)
+        config = CompletionConfig(mode=mode, continuation=extension)
         layers = build_layers(owner.copy(), rgba, 3, config, regions)
         _check_invariants(layers, owner, rgba)
         disc = _full(layers[1], owner.shape)
@@ -211,13 +211,13 @@ def test_regions_never_copies_anti_aliased_rim_colours() -> None:
     assert recovered["closest"] > 0.85 and recovered["convex"] > 0.85
 
 
-@pytest.mark.parametrize("extension", REGION_EXTENSIONS)
+@pytest.mark.parametrize("extension", CONTINUATIONS)
 def test_every_region_extension_keeps_the_invariants(extension: str) -> None:
     rgba, owner = _scene()
     regions = _region_map(owner, rgba)
     for cells in (1_000_000, 300):  # full resolution and a coarse grid
         config = CompletionConfig(
-            mode="regions", extension=extension, max_work_pixels=cells, max_harmonic_cells=cells
+            mode="regions", continuation=extension, max_work_pixels=cells, max_harmonic_cells=cells
         )
         layers = build_layers(owner, rgba, 3, config, regions)
         _check_invariants(layers, owner, rgba)
