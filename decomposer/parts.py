@@ -65,11 +65,29 @@ def _label_dtype(count: int) -> type:
 
 
 def _closest_colour(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """Index of the closest (squared RGB distance) of `colours` (P, 3) for each pixel (n, 3),
-    computed once per distinct pixel colour."""
-    keys = (
-        (pixels[:, 0].astype(np.int64) << 16) | (pixels[:, 1].astype(np.int64) << 8) | pixels[:, 2]
-    )
+    """Index of the closest (squared RGB distance) of `colours` (P, 3) for each pixel (n, 3):
+    exact matches by lookup (completion "regions" paints exact flat colours), the others once
+    per distinct pixel colour."""
+    keys = _pack(pixels)
+    palette_keys = _pack(colours)
+    order = np.argsort(palette_keys)
+    sorted_keys = palette_keys[order]
+    slot = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    exact = sorted_keys[slot] == keys
+    best_all = order[slot]
+    if not exact.all():
+        best_all[~exact] = _closest_by_distance(pixels[~exact], colours)
+    return best_all
+
+
+def _pack(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (n, 3) -> int64 (n,) keys r << 16 | g << 8 | b."""
+    return (rgb[:, 0].astype(np.int64) << 16) | (rgb[:, 1].astype(np.int64) << 8) | rgb[:, 2]
+
+
+def _closest_by_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Closest of `colours` for each pixel by squared RGB distance, once per distinct colour."""
+    keys = _pack(pixels)
     unique, inverse = np.unique(keys, return_inverse=True)
     rgb = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1)
     best = np.empty(len(unique), np.int64)

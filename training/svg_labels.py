@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import io
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import numpy as np
-import resvg_py
 from lxml import etree
-from PIL import Image, ImageColor
+from PIL import ImageColor
 
+from decomposer.svg_render import DEJAVU_DIRS, dejavu_fonts, render_svg
 from training.amodal import rank_masks
 from training.svg_clean import SVG_NS, XLINK_NS, SvgError, SvgSize, clean_svg, parse_svg
 
@@ -62,7 +60,6 @@ METHODS = ("isolation", "auto", "recolour")
 _REF_RE = re.compile(r"url\(\s*['\"]?#([^)'\"\s]+)['\"]?\s*\)")
 _TOKEN = "__idpiece_{}__"
 _TOKEN_RE = re.compile(r"__idpiece_(\d+)__")
-DEJAVU_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 
 
 @dataclass(frozen=True)
@@ -130,49 +127,6 @@ class TooComplexError(SvgError):
 class _Piece:
     leaf: int  # index of the drawable leaf
     kind: str  # "fill", "stroke" or "whole" (images)
-
-
-@lru_cache(maxsize=1)
-def dejavu_fonts() -> tuple[str, ...]:
-    """Paths of the installed DejaVu Sans/Serif/Mono fonts (empty when none are installed)."""
-    found: list[str] = []
-    for folder in DEJAVU_DIRS:
-        if folder.is_dir():
-            found.extend(str(p) for p in sorted(folder.glob("DejaVu*.ttf")))
-    return tuple(found)
-
-
-def render_svg(
-    svg: str | bytes, width: int, height: int, *, crisp: bool, background: str | None = None
-) -> np.ndarray:
-    """Render SVG markup to straight-alpha RGBA uint8 (height, width, 4) with resvg.
-
-    Fonts are passed explicitly (DejaVu for every generic family) so `<text>` never vanishes.
-    `crisp` turns anti-aliasing off for shapes and text.
-    """
-    if isinstance(svg, bytes):
-        svg = svg.decode("utf-8")
-    png = resvg_py.svg_to_bytes(
-        svg_string=svg,
-        width=width,
-        height=height,
-        background=background,
-        skip_system_fonts=True,
-        font_files=list(dejavu_fonts()),
-        font_family="DejaVu Sans",
-        sans_serif_family="DejaVu Sans",
-        serif_family="DejaVu Serif",
-        monospace_family="DejaVu Sans Mono",
-        cursive_family="DejaVu Sans",
-        fantasy_family="DejaVu Sans",
-        shape_rendering="crisp_edges" if crisp else "geometric_precision",
-        text_rendering="optimize_speed" if crisp else "optimize_legibility",
-    )
-    with Image.open(io.BytesIO(bytes(png))) as image:
-        rgba = np.asarray(image.convert("RGBA"))
-    if rgba.shape[:2] != (height, width):
-        raise SvgError(f"renderer returned {rgba.shape[:2]}, expected {(height, width)}")
-    return rgba
 
 
 def fit_size(size: SvgSize, side: int) -> tuple[int, int, int, int]:

@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from training.amodal import rank_masks
-from training.svg_labels import dejavu_fonts, dense_rank
+from decomposer.svg_render import dejavu_fonts
+from training.svg_labels import dense_rank
 
 SHAPES = ("rect", "rounded", "ellipse", "polygon", "blob")
 KINDS = (*SHAPES, "background", "stroke", "outline", "text")
