@@ -30,13 +30,13 @@ from typing import Any
 
 from decomposer.atomic import is_temp_name, write_text_atomic
 from decomposer.errors import Cancelled, DecomposerError, ImageLoadError, InvalidOptionError
-from decomposer.image_io import LoadedImage
+from decomposer.image_io import SVG_SUFFIXES, LoadedImage
 from decomposer.options import DecomposeOptions
 from decomposer.writers import default_output_path, write_decomposition, write_index_map
 from decomposer.writers.png_stack import MANIFEST_FORMAT, MANIFEST_NAME
 
 JOURNAL_NAME = ".decompose-journal.jsonl"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif") + SVG_SUFFIXES
 _GLOB_CHARS = set("*?[")
 
 # Per-file statuses in results and reports.

@@ -1,4 +1,4 @@
-"""The `decompose` command: flat illustration(s) in, layered PSD / ORA / PNG stack out.
+"""The `decompose` command: flat illustration(s) in, layered PSD / ORA / PNG stack / SVG out.
 
 Exit codes: 0 all done, 1 some files failed, 2 usage error or bad input, 130 interrupted.
 """
@@ -63,6 +63,8 @@ Examples:
   decompose art.png                        # writes art.psd next to art.png (6 layers)
   decompose art.png -o art.psd --layers 8
   decompose art.png --layers auto --format ora --verify
+  decompose art.png -o art.svg --layers 6   # layered SVG (Inkscape layers, traced shapes)
+  decompose logo.svg -o logo.psd --svg-size 2048
   decompose art.png -o art.psd --depth-out art_index.png --timings
   decompose scans/ -o layered/ --workers 2 --report report.json
   decompose "sketches/**/*.png" -o out/ --format png --dry-run
@@ -174,7 +176,7 @@ def _print_json(document: dict[str, Any]) -> None:
     type=click.Path(path_type=Path),
     default=None,
     help="Output file (one input) or folder (batch). Default: next to each input, "
-    "art.png -> art.psd / art.ora / art_layers/.",
+    "art.png -> art.psd / art.ora / art.svg / art_layers/.",
 )
 @click.option(
     "-n",
@@ -240,6 +242,13 @@ def _print_json(document: dict[str, Any]) -> None:
     help="Refuse inputs larger than this many pixels (checked before decoding).",
 )
 @click.option(
+    "--svg-size",
+    type=click.IntRange(min=1, max=32768),
+    default=DecomposeOptions().svg_size,
+    show_default=True,
+    help="SVG/SVGZ inputs are rendered with this many pixels on their longer side.",
+)
+@click.option(
     "--no-extras",
     is_flag=True,
     help="Leave out the hidden extra layers (original image, index map).",
@@ -277,14 +286,16 @@ def main(
     verbose: bool,
     as_json: bool,
     max_pixels: int,
+    svg_size: int,
     no_extras: bool,
     workers: int,
     overwrite: bool,
     dry_run: bool,
     report: Path | None,
 ) -> None:
-    """Turn flat illustrations (PNG, JPEG, WebP, BMP, TIFF, GIF, PSD) into ordered, editable
-    layers: a layered PSD, an OpenRaster file or a PNG stack, bottom layer first."""
+    """Turn flat illustrations (PNG, JPEG, WebP, BMP, TIFF, GIF, PSD, SVG) into ordered,
+    editable layers: a layered PSD, an OpenRaster file, a PNG stack or a layered SVG, bottom
+    layer first."""
     ui = Ui(_stderr(quiet), _stderr(), verbose=verbose, as_json=as_json, timings=timings)
     if quiet and verbose:
         raise click.UsageError("-q and -v cannot be used together")
@@ -303,7 +314,9 @@ def main(
         _fail(ui.errors, str(exc))
         ctx.exit(EXIT_USAGE)
     try:
-        how = DecomposeOptions(layers=layers, completion=completion, max_pixels=max_pixels)
+        how = DecomposeOptions(
+            layers=layers, completion=completion, max_pixels=max_pixels, svg_size=svg_size
+        )
     except InvalidOptionError as exc:
         raise click.UsageError(str(exc)) from None
     options = RunOptions(
@@ -372,7 +385,11 @@ def _run_single(
     # Decode the input before loading the model: a bad file is reported in well under a second
     # instead of after torch and the weights have loaded. process_file reports the error.
     try:
-        image: LoadedImage | None = load_image(job.source, max_pixels=options.decompose.max_pixels)
+        image: LoadedImage | None = load_image(
+            job.source,
+            max_pixels=options.decompose.max_pixels,
+            svg_size=options.decompose.svg_size,
+        )
     except ImageLoadError:
         image = None
     net = (

@@ -1,7 +1,8 @@
 """Image input and validation: any supported file, PIL image or array -> 8-bit sRGB RGBA.
 
-Supported files: PNG, JPEG, WebP, BMP, TIFF, GIF (first frame, with a warning when animated) and
-layered PSD/PSB (decoded via the document's composite). EXIF orientation is applied; palette,
+Supported files: PNG, JPEG, WebP, BMP, TIFF, GIF (first frame, with a warning when animated),
+layered PSD/PSB (decoded via the document's composite) and SVG/SVGZ (rasterised with resvg at
+`svg_size` px on the longer side, `decomposer.svg_input`). EXIF orientation is applied; palette,
 grayscale, 16-bit, float and CMYK images are converted to 8-bit RGB(A); an embedded ICC profile is
 converted to sRGB. The pixel limit is checked from the header, before the pixels are decoded.
 """
@@ -19,8 +20,10 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from decomposer.errors import ImageLoadError
+from decomposer.svg_input import DEFAULT_SVG_SIZE, load_svg, looks_like_svg
 
 DEFAULT_MAX_PIXELS = 100_000_000
+SVG_SUFFIXES = (".svg", ".svgz")
 ARRAY_NAME = "<array>"
 PIL_NAME = "<image>"
 
@@ -59,11 +62,13 @@ def load_image(
     source: str | Path | Image.Image | np.ndarray | LoadedImage,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    svg_size: int = DEFAULT_SVG_SIZE,
 ) -> LoadedImage:
     """Load and validate `source` (a path, PIL image, uint8 array (H,W)/(H,W,3)/(H,W,4)).
 
     Raises ImageLoadError (message starts with the file name) for missing, unreadable, truncated,
     corrupt or oversized inputs. `max_pixels` bounds width*height and is checked before decoding.
+    `svg_size`: SVG/SVGZ files are rendered with this many pixels on their longer side.
     """
     if max_pixels <= 0:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
@@ -78,7 +83,7 @@ def load_image(
         rgba = _pil_to_rgba(PIL_NAME, source, notes)
         return _finish(rgba, None, notes)
     if isinstance(source, str | Path):
-        return _from_file(Path(source), max_pixels)
+        return _from_file(Path(source), max_pixels, svg_size)
     raise TypeError(f"cannot load an image from {type(source).__name__}")
 
 
@@ -124,7 +129,7 @@ def _from_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
     return _finish(rgba, None, [])
 
 
-def _from_file(path: Path, max_pixels: int) -> LoadedImage:
+def _from_file(path: Path, max_pixels: int, svg_size: int = DEFAULT_SVG_SIZE) -> LoadedImage:
     name = path.name or str(path)
     if not path.exists():
         raise ImageLoadError(f"{name}: file not found")
@@ -139,6 +144,8 @@ def _from_file(path: Path, max_pixels: int) -> LoadedImage:
         raise ImageLoadError(f"{name}: file is empty")
     if head[:4] == _PSD_SIGNATURE:
         return _from_psd(path, name, head, max_pixels)
+    if path.suffix.lower() in SVG_SUFFIXES or looks_like_svg(head):
+        return _from_svg(path, name, max_pixels, svg_size)
     notes: list[str] = []
     try:
         with _opened(path, max_pixels) as im:
@@ -162,6 +169,15 @@ def _from_file(path: Path, max_pixels: int) -> LoadedImage:
     except MemoryError as exc:
         raise ImageLoadError(f"{name}: not enough memory to decode the image") from exc
     return _finish(rgba, path, notes)
+
+
+def _from_svg(path: Path, name: str, max_pixels: int, svg_size: int) -> LoadedImage:
+    """Rasterise an SVG/SVGZ file (see decomposer.svg_input)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageLoadError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
+    return _finish(load_svg(data, name, svg_size, max_pixels), path, [])
 
 
 def _from_psd(path: Path, name: str, head: bytes, max_pixels: int) -> LoadedImage:

@@ -19,6 +19,9 @@ from decomposer.grouping import DEFAULT_TAU
 from decomposer.image_io import DEFAULT_MAX_PIXELS
 from decomposer.ordering import ORDERINGS
 from decomposer.regions import RegionConfig
+from decomposer.svg_input import DEFAULT_SVG_SIZE
+
+MAX_SVG_SIZE = 32768
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class DecomposeOptions:
     regions: flat-colour segmentation settings.
     max_pixels: inputs with more pixels (width * height) are refused, checked from the header
         before decoding; >= 1.
+    svg_size: SVG/SVGZ inputs are rendered with this many pixels on their longer side, >= 1.
     """
 
     layers: int | str = 6
@@ -47,6 +51,7 @@ class DecomposeOptions:
     tau: float = DEFAULT_TAU
     regions: RegionConfig = field(default_factory=RegionConfig)
     max_pixels: int = DEFAULT_MAX_PIXELS
+    svg_size: int = DEFAULT_SVG_SIZE
 
     def __post_init__(self) -> None:
         layers = self.layers
@@ -90,6 +95,16 @@ class DecomposeOptions:
                 f"max_pixels must be a positive integer, got {self.max_pixels!r}"
             )
         object.__setattr__(self, "max_pixels", int(self.max_pixels))
+        if (
+            isinstance(self.svg_size, bool)
+            or not isinstance(self.svg_size, int | np.integer)
+            or not 1 <= self.svg_size <= MAX_SVG_SIZE
+        ):
+            raise InvalidOptionError(
+                f"svg_size must be a whole number of pixels in 1..{MAX_SVG_SIZE}, "
+                f"got {self.svg_size!r}"
+            )
+        object.__setattr__(self, "svg_size", int(self.svg_size))
 
     def replace(self, **changes: Any) -> DecomposeOptions:
         """A copy with some fields changed (validated again)."""
@@ -98,7 +113,8 @@ class DecomposeOptions:
     def key_fields(self) -> dict[str, Any]:
         """JSON-able fields that change the layers produced (the batch resume key uses them).
 
-        `max_pixels` is left out: it decides whether a file is accepted, not what is written.
+        `max_pixels` is left out: it decides whether a file is accepted, not what is written
+        (`svg_size` is in: it decides the pixels an SVG input is decomposed at).
         """
         return {
             "layers": self.layers,
@@ -107,6 +123,7 @@ class DecomposeOptions:
             "continuation": self.continuation,
             "tau": self.tau,
             "regions": dataclasses.asdict(self.regions),
+            "svg_size": self.svg_size,
         }
 
     @classmethod

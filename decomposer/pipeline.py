@@ -115,7 +115,8 @@ def decompose(
 
     image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage.
     options: how to decompose (`DecomposeOptions`; default: its defaults). Keyword `overrides`
-        name its fields (layers, ordering, completion, continuation, tau, regions, max_pixels), so
+        name its fields (layers, ordering, completion, continuation, tau, regions, max_pixels,
+        svg_size), so
         `decompose("art.png", layers=6)` works.
     model: a network, a model spec for `load_model`, or None for the embedded default.
     index_map: float (H, W), higher = front; when given, no network is used.
@@ -127,7 +128,7 @@ def decompose(
     starts = _START_NO_MODEL if index_map is not None else _START_WITH_MODEL
     report = _Reporter(progress, starts)
     report("load")
-    loaded = load_image(image, max_pixels=opts.max_pixels)
+    loaded = load_image(image, max_pixels=opts.max_pixels, svg_size=opts.svg_size)
     report("predict")
     if index_map is None:
         net = _resolve_model(model)
@@ -150,7 +151,7 @@ def decompose_pixels(
 ) -> Decomposition:
     """Pure core: uint8 (H, W, 4) pixels + float (H, W) index map -> Decomposition.
 
-    options / overrides: as for `decompose` (`max_pixels` is not used here).
+    options / overrides: as for `decompose` (`max_pixels` and `svg_size` are not used here).
     `progress(stage)` is called when the "regions", "order", "group" and "complete" stages start.
     """
     opts = resolve_options(options, overrides)

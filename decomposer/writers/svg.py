@@ -197,7 +197,7 @@ def check_svg(path: Path, source_rgba: np.ndarray) -> VerifyResult:
         text = read_svg_text(path)
         layers = len(svg_layer_labels(text))
         similarity = rendered_similarity(text, source_rgba)
-    except (OSError, ValueError) as exc:  # lxml's XMLSyntaxError is a ValueError
+    except (OSError, ValueError, SyntaxError) as exc:  # lxml XMLSyntaxError is a SyntaxError
         return VerifyResult(path, False, 0, detail=f"cannot read back the SVG ({exc})")
     ok = similarity >= MIN_SSIM
     verdict = "verified" if ok else "verification failed"
