@@ -32,6 +32,7 @@ from decomposer.atomic import is_temp_name, write_text_atomic
 from decomposer.errors import Cancelled, DecomposerError, ImageLoadError, InvalidOptionError
 from decomposer.image_io import SVG_SUFFIXES, LoadedImage
 from decomposer.options import DecomposeOptions
+from decomposer.preview import write_preview
 from decomposer.writers import default_output_path, write_decomposition, write_index_map
 from decomposer.writers.png_stack import MANIFEST_FORMAT, MANIFEST_NAME
 
@@ -72,11 +73,16 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and where its results go. depth_out: index-map path or None."""
+    """One input file and where its results go.
+
+    depth_out: index-map path or None; preview: PNG contact-sheet path (input, index map and
+    every layer side by side, `decomposer.preview`) or None.
+    """
 
     source: Path
     output: Path
     depth_out: Path | None = None
+    preview: Path | None = None
 
 
 @dataclass
@@ -405,6 +411,8 @@ def process_file(
         if job.depth_out is not None:
             write_index_map(dec.index_map, job.depth_out)
             result.depth_out = str(job.depth_out)
+        if job.preview is not None:
+            write_preview(dec, job.preview)
         result.layers = len(dec.layers)
         if options.verify:
             clock.mark("verify")

@@ -66,6 +66,7 @@ Examples:
   decompose art.png -o art.svg --layers 6   # layered SVG (Inkscape layers, traced shapes)
   decompose logo.svg -o logo.psd --svg-size 2048
   decompose art.png -o art.psd --depth-out art_index.png --timings
+  decompose art.png --preview sheet.png     # also a contact sheet: input, index map, layers
   decompose scans/ -o layered/ --workers 2 --report report.json
   decompose "sketches/**/*.png" -o out/ --format png --dry-run
   decompose art.png --model tiny --json     # machine-readable result on stdout
@@ -226,6 +227,12 @@ def _print_json(document: dict[str, Any]) -> None:
     "(float32). For a batch: a folder (16-bit PNGs, tree mirrored).",
 )
 @click.option(
+    "--preview",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="One input: also write a PNG contact sheet (input, index map, every layer side by side).",
+)
+@click.option(
     "--verify", is_flag=True, help="Re-read each written file and check it recomposes the input."
 )
 @click.option("--timings", is_flag=True, help="Print the time spent in each stage.")
@@ -280,6 +287,7 @@ def main(
     device: str | None,
     completion: str,
     depth_out: Path | None,
+    preview: Path | None,
     verify: bool,
     timings: bool,
     quiet: bool,
@@ -301,9 +309,13 @@ def main(
         raise click.UsageError("-q and -v cannot be used together")
     single = _is_single(inputs)
     try:
+        if preview is not None and preview.suffix.lower() != ".png":
+            raise click.UsageError(f"{preview}: --preview must end in .png")
         if single:
-            job, fmt = _single_job(Path(inputs[0]), output, fmt, depth_out)
+            job, fmt = _single_job(Path(inputs[0]), output, fmt, depth_out, preview)
         else:
+            if preview is not None:
+                raise click.UsageError("--preview works with one input file")
             if output is not None and output.suffix.lower() in _FILE_SUFFIXES:
                 raise click.UsageError(f"{output}: with several inputs, -o must be a folder")
             fmt = fmt or DEFAULT_FORMAT
@@ -339,7 +351,11 @@ def main(
 
 
 def _single_job(
-    source: Path, output: Path | None, fmt: str | None, depth_out: Path | None
+    source: Path,
+    output: Path | None,
+    fmt: str | None,
+    depth_out: Path | None,
+    preview: Path | None = None,
 ) -> tuple[Job, str]:
     """Output path and format for one input; raises click.UsageError for contradictions."""
     if output is not None and not _dir_like(output):
@@ -363,7 +379,9 @@ def _single_job(
         )
     if depth_out is not None and depth_out.suffix.lower() not in {".png", ".npy"}:
         raise click.UsageError(f"{depth_out}: --depth-out must end in .png or .npy")
-    return Job(source, target, depth_out), fmt
+    if preview is not None and preview.resolve() in (source.resolve(), target.resolve()):
+        raise click.UsageError(f"{preview}: --preview must not be the input or the output")
+    return Job(source, target, depth_out, preview), fmt
 
 
 def _run_single(
