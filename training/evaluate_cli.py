@@ -53,6 +53,19 @@ EXIT_INTERRUPTED = 130
     "(DIR/amodal/NAME.npz), per completion mode, in the true order.",
 )
 @click.option(
+    "--vector",
+    is_flag=True,
+    help="Also run the vectorisation track (paper Track B): our layered SVG and VTracer's "
+    "stacked SVG, Order / Order-FG of the paint order, RGB MSE, SSIM, layer-count error.",
+)
+@click.option(
+    "--vector-layers",
+    default="auto",
+    show_default=True,
+    metavar="N|auto",
+    help="--vector: layers asked of our decomposition.",
+)
+@click.option(
     "--no-depth", is_flag=True, help="Skip the depth (index map) table; only --amodal / --vector."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
@@ -68,6 +81,8 @@ def main(
     pairs: int,
     seed: int,
     amodal: bool,
+    vector: bool,
+    vector_layers: str,
     no_depth: bool,
     verbose: bool,
 ) -> None:
@@ -81,6 +96,7 @@ def main(
       decompose-eval --model runs/small/final --data data/ --json eval.json
       decompose-eval --model runs/small/best --data data/ --split val --limit 50 --baseline
       decompose-eval --data data/ --amodal --no-depth --json amodal.json
+      decompose-eval --data data/ --vector --no-depth --limit 200 --json trackb.json
     """
     from training.baselines import BASELINES
     from training.datasets import DatasetError
@@ -95,13 +111,15 @@ def main(
     try:
         if pairs < 1:
             raise ValueError(f"--pairs must be ≥ 1, got {pairs}")
-        if no_depth and not amodal:
-            raise ValueError("--no-depth leaves nothing to do: add --amodal")
+        if no_depth and not (amodal or vector):
+            raise ValueError("--no-depth leaves nothing to do: add --amodal or --vector")
         chosen_split = None if split == "all" else split
         document: dict = {}
-        if not no_depth:
+        if not no_depth or vector:
             label, net = resolve_model(model_spec)
-            methods = {label: model_predictor(net, device=device, tta=tta)}
+            predictor = model_predictor(net, device=device, tta=tta)
+        if not no_depth:
+            methods = {label: predictor}
             if baseline:
                 methods.update(BASELINES)
             report = evaluate(
@@ -121,6 +139,22 @@ def main(
             amodal_report = evaluate_amodal(data_dir, chosen_split, limit=limit)
             click.echo(format_amodal_table(amodal_report))
             document["amodal"] = amodal_report.to_dict()
+        if vector:
+            from training.vector_eval import evaluate_vector, format_vector_table
+
+            layers = vector_layers.strip().lower()
+            vector_report = evaluate_vector(
+                predictor,
+                data_dir,
+                chosen_split,
+                model_label=model_spec or "default",
+                layers=layers if layers == "auto" else int(layers),
+                limit=limit,
+                num_pairs=pairs,
+                seed=seed,
+            )
+            click.echo(format_vector_table(vector_report))
+            document["vector"] = vector_report.to_dict()
         if json_path:
             click.echo(f"wrote {write_json(document, json_path)}")
     except KeyboardInterrupt:

@@ -18,8 +18,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from training.amodal import rank_masks
 from decomposer.svg_render import dejavu_fonts
+from training.amodal import rank_masks
 from training.svg_labels import dense_rank
 
 SHAPES = ("rect", "rounded", "ellipse", "polygon", "blob")

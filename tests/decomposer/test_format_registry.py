@@ -39,7 +39,7 @@ def test_every_writer_module_declares_its_format_and_the_registry_has_them_all()
         assert isinstance(getattr(module, "FORMAT", None), Format), f"{info.name} has no FORMAT"
         declared.append(module.FORMAT.name)
     assert sorted(declared) == sorted(FORMATS)
-    assert FORMATS == tuple(f.name for f in formats()) and DEFAULT_FORMAT == "psd"
+    assert tuple(f.name for f in formats()) == FORMATS and DEFAULT_FORMAT == "psd"
     assert {"psd", "ora", "png", "svg"} <= set(FORMATS)
     suffixes = [s for f in formats() for s in f.suffixes]
     assert len(suffixes) == len(set(suffixes)), "a suffix belongs to one format"
