@@ -74,7 +74,7 @@ def measure(size: int, layers: int) -> dict:
     from decomposer.pipeline import decompose_pixels
 
     try:
-        from decomposer.writers import write_psd
+        from decomposer.writers.psd import write_psd
     except ImportError:  # writers not installed: time the post-processing only
         write_psd = None
     rgba, index = synthetic_illustration(size)

@@ -6,6 +6,7 @@ Public API:
     decompose(image, options=None, *, model=None, index_map=None, device=None, progress=None,
               **option_overrides) -> Decomposition
     DecomposeOptions(layers, ordering, completion, tau, regions, max_pixels)
+    save(dec, path, format=None, *, extras=True)   write a Decomposition (PSD/ORA/PNG/SVG...)
     composite_layers(layers, canvas_size)   the one exact compositor
     load_image(source, *, max_pixels)       validated 8-bit sRGB RGBA input
 """
@@ -23,6 +24,7 @@ from decomposer.image_io import LoadedImage, load_image
 from decomposer.options import DecomposeOptions
 from decomposer.pipeline import STAGES, decompose, layer_names, load_model, predict_index
 from decomposer.types import Decomposition, Layer
+from decomposer.writers import save
 
 __all__ = [
     "STAGES",
@@ -42,4 +44,5 @@ __all__ = [
     "load_image",
     "load_model",
     "predict_index",
+    "save",
 ]

@@ -1,4 +1,4 @@
-"""The `decompose` command: flat illustration(s) in, layered PSD / ORA / PNG stack out.
+"""The `decompose` command: flat illustration(s) in, layered PSD / ORA / PNG stack / SVG out.
 
 Exit codes: 0 all done, 1 some files failed, 2 usage error or bad input, 130 interrupted.
 """
@@ -52,20 +52,31 @@ from decomposer.batch import (
 )
 from decomposer.batch.jobs import INPUT_ERROR
 from decomposer.batch.plan import has_glob
+from decomposer.completion import COMPLETION_MODES
 from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError, ModelLoadError
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from decomposer.options import DecomposeOptions
-from decomposer.writers import FORMATS, default_output_path, format_for_path
+from decomposer.writers import (
+    DEFAULT_FORMAT,
+    FORMATS,
+    default_output_path,
+    format_for_path,
+    formats,
+)
 from decomposer.writers.png_stack import MANIFEST_NAME
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_FILE_SUFFIXES = frozenset(suffix for f in formats() for suffix in f.suffixes)
 
 EXAMPLES = """\b
 Examples:
   decompose art.png                        # writes art.psd next to art.png (6 layers)
   decompose art.png -o art.psd --layers 8
   decompose art.png --layers auto --format ora --verify
+  decompose art.png -o art.svg --layers 6   # layered SVG (Inkscape layers, traced shapes)
+  decompose logo.svg -o logo.psd --svg-size 2048
   decompose art.png -o art.psd --depth-out art_index.png --timings
+  decompose art.png --preview sheet.png     # also a contact sheet: input, index map, layers
   decompose scans/ -o layered/ --workers 2 --report report.json
   decompose "sketches/**/*.png" -o out/ --format png --dry-run
   decompose /shared/in/ -o /shared/out/ --executor ray --ray-address head:6379
@@ -185,7 +196,7 @@ def _print_json(document: dict[str, Any]) -> None:
     type=click.Path(path_type=Path),
     default=None,
     help="Output file (one input) or folder (batch). Default: next to each input, "
-    "art.png -> art.psd / art.ora / art_layers/.",
+    "art.png -> art.psd / art.ora / art.svg / art_layers/.",
 )
 @click.option(
     "-n",
@@ -201,8 +212,8 @@ def _print_json(document: dict[str, Any]) -> None:
     "fmt",
     type=click.Choice(FORMATS),
     default=None,
-    help="psd, ora (OpenRaster, for Krita/GIMP) or png (a folder of PNGs + manifest.json). "
-    "Default: from -o's suffix, else psd.",
+    help="; ".join(f"{f.name}: {f.description}" for f in formats())
+    + f". Default: from -o's suffix, else {DEFAULT_FORMAT}.",
 )
 @click.option(
     "-m",
@@ -220,10 +231,12 @@ def _print_json(document: dict[str, Any]) -> None:
 @click.option(
     "--complete",
     "completion",
-    type=click.Choice(["nearest", "harmonic", "none"]),
-    default="nearest",
+    type=click.Choice(COMPLETION_MODES),
+    default=DecomposeOptions().completion,
     show_default=True,
-    help="How the hidden part of each layer is filled in (amodal completion).",
+    help="How the hidden part of each layer is filled in (amodal completion): regions = each "
+    "hidden pixel continues one region of its layer in that region's flat colour; nearest = "
+    "copies the closest visible colour; harmonic = smooth blend; none = visible pixels only.",
 )
 @click.option(
     "--depth-out",
@@ -231,6 +244,12 @@ def _print_json(document: dict[str, Any]) -> None:
     default=None,
     help="Also write the layer-index map: .png (16-bit, 0 = back, 65535 = front) or .npy "
     "(float32). For a batch: a folder (16-bit PNGs, tree mirrored).",
+)
+@click.option(
+    "--preview",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="One input: also write a PNG contact sheet (input, index map, every layer side by side).",
 )
 @click.option(
     "--verify", is_flag=True, help="Re-read each written file and check it recomposes the input."
@@ -247,6 +266,13 @@ def _print_json(document: dict[str, Any]) -> None:
     default=DEFAULT_MAX_PIXELS,
     show_default=True,
     help="Refuse inputs larger than this many pixels (checked before decoding).",
+)
+@click.option(
+    "--svg-size",
+    type=click.IntRange(min=1, max=32768),
+    default=DecomposeOptions().svg_size,
+    show_default=True,
+    help="SVG/SVGZ inputs are rendered with this many pixels on their longer side.",
 )
 @click.option(
     "--no-extras",
@@ -306,12 +332,14 @@ def main(
     device: str | None,
     completion: str,
     depth_out: Path | None,
+    preview: Path | None,
     verify: bool,
     timings: bool,
     quiet: bool,
     verbose: bool,
     as_json: bool,
     max_pixels: int,
+    svg_size: int,
     no_extras: bool,
     workers: int | None,
     executor: str,
@@ -321,26 +349,33 @@ def main(
     dry_run: bool,
     report: Path | None,
 ) -> None:
-    """Turn flat illustrations (PNG, JPEG, WebP, BMP, TIFF, GIF, PSD) into ordered, editable
-    layers: a layered PSD, an OpenRaster file or a PNG stack, bottom layer first."""
+    """Turn flat illustrations (PNG, JPEG, WebP, BMP, TIFF, GIF, PSD, SVG) into ordered,
+    editable layers: a layered PSD, an OpenRaster file, a PNG stack or a layered SVG, bottom
+    layer first."""
     ui = Ui(_stderr(quiet), _stderr(), verbose=verbose, as_json=as_json, timings=timings)
     if quiet and verbose:
         raise click.UsageError("-q and -v cannot be used together")
+    if preview is not None and preview.suffix.lower() != ".png":
+        raise click.UsageError(f"{preview}: --preview must end in .png")
     try:
-        how = DecomposeOptions(layers=layers, completion=completion, max_pixels=max_pixels)
+        how = DecomposeOptions(
+            layers=layers, completion=completion, max_pixels=max_pixels, svg_size=svg_size
+        )
     except InvalidOptionError as exc:
         raise click.UsageError(str(exc)) from None
     spec = ModelSpec(weights=model, device=device)
     writes = Writes(overwrite=overwrite, redo=redo, dry_run=dry_run, report=report)
     try:
         if _is_single(inputs):
-            job, fmt = _single_job(Path(inputs[0]), output, fmt, depth_out)
+            job, fmt = _single_job(Path(inputs[0]), output, fmt, depth_out, preview)
             options = _run_options(how, fmt, no_extras, spec, verify)
             code = _run_single(ctx, job, options, ui, writes)
         else:
-            if output is not None and output.suffix.lower() in {".psd", ".ora"}:
+            if preview is not None:
+                raise click.UsageError("--preview works with one input file")
+            if output is not None and output.suffix.lower() in _FILE_SUFFIXES:
                 raise click.UsageError(f"{output}: with several inputs, -o must be a folder")
-            fmt = fmt or "psd"
+            fmt = fmt or DEFAULT_FORMAT
             plan = Plan(tuple(inputs), output, fmt, depth_out)
             plan.check()
             options = _run_options(how, fmt, no_extras, spec, verify)
@@ -376,7 +411,11 @@ def _run_options(
 
 
 def _single_job(
-    source: Path, output: Path | None, fmt: str | None, depth_out: Path | None
+    source: Path,
+    output: Path | None,
+    fmt: str | None,
+    depth_out: Path | None,
+    preview: Path | None = None,
 ) -> tuple[Job, str]:
     """Output path and format for one input; raises click.UsageError for contradictions and
     InvalidOptionError for a missing input."""
@@ -394,7 +433,7 @@ def _single_job(
         fmt = implied
         target = output
     else:
-        fmt = fmt or "psd"
+        fmt = fmt or DEFAULT_FORMAT
         default = default_output_path(source, fmt)
         target = default if output is None else output / default.name
     if target.resolve() == source.resolve():
@@ -403,7 +442,9 @@ def _single_job(
         )
     if depth_out is not None and depth_out.suffix.lower() not in {".png", ".npy"}:
         raise click.UsageError(f"{depth_out}: --depth-out must end in .png or .npy")
-    return Job(source, target, depth_out), fmt
+    if preview is not None and preview.resolve() in (source.resolve(), target.resolve()):
+        raise click.UsageError(f"{preview}: --preview must not be the input or the output")
+    return Job(source, target, depth_out, preview), fmt
 
 
 def _refuse_existing(job: Job) -> None:
@@ -436,7 +477,11 @@ def _run_single(
     # Decode the input before loading the model: a bad file is reported in well under a second
     # instead of after torch and the weights have loaded. process_file reports the error.
     try:
-        image: LoadedImage | None = load_image(job.source, max_pixels=options.decompose.max_pixels)
+        image: LoadedImage | None = load_image(
+            job.source,
+            max_pixels=options.decompose.max_pixels,
+            svg_size=options.decompose.svg_size,
+        )
     except ImageLoadError:
         image = None
     net = _load_model_or_exit(ctx, options.model, ui) if image is not None else None

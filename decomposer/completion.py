@@ -6,6 +6,16 @@ pixels to layer n only where a layer above owns a fully opaque pixel (owner > n,
 compositing the layers bottom -> top reproduces the input exactly (see decomposer.composite).
 
 Modes (paper §7 step 4, extended to colour):
+- "regions" (default): shape continuation by flat-colour region. Each hidden pixel of layer n is
+  given to at most one region of layer n and takes that region's own flat colour (its typical
+  colour, anti-aliased rims excluded; `region_flat_colours`), never a colour copied from another
+  region's edge. A hidden area that only the layer's own regions surround (a hole, e.g. the sky
+  behind a house) is filled completely, each pixel by its closest own region; a hidden area that
+  also borders other layers is continued by `CompletionConfig.continuation`: "closest" (the paper's
+  default: a pixel joins when its closest visible pixel is one of the layer's regions), "convex"
+  (each bordering region's convex hull), "mix" (convex hull for regions at least
+  `convex_threshold` convex, closest otherwise; the paper's mix) or "harmonic" (the layer's
+  harmonic indicator > 0.5 decides, the closest own region colours).
 - "nearest": a hidden pixel joins layer n when its nearest non-hidden pixel (Euclidean) belongs to
   layer n, and takes that pixel's colour (closest-point fill, one distance transform per layer).
 - "harmonic": smoother; the layer indicator and the layer's colour are interpolated harmonically
@@ -13,8 +23,11 @@ Modes (paper §7 step 4, extended to colour):
   coloured by the interpolated colour of the layer's own visible pixels.
 - "none": layers hold their visible pixels only.
 Work is confined to the layer's bounding box grown by a margin (completion never reaches further);
-on large crops the fill is computed on a coarser grid (`max_work_pixels`), which only changes
-invented pixels, never visible ones.
+on large crops distance transforms and solves run on a coarser grid (`max_work_pixels`,
+`max_harmonic_cells`), which only changes invented pixels, never visible ones.
+
+Which region each pixel of a finished layer belongs to (its flat-colour *parts*, for the vector
+writer) is recovered afterwards by `decomposer.parts`.
 """
 
 from __future__ import annotations
@@ -26,15 +39,27 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import splu
+from skimage.morphology import convex_hull_image
 
-COMPLETION_MODES = ("nearest", "harmonic", "none")
+from decomposer.regions import region_median_rgb
+from decomposer.types import RegionMap
+
+COMPLETION_MODES = ("regions", "nearest", "harmonic", "none")
+CONTINUATIONS = ("closest", "convex", "mix", "harmonic")
+_FLAT_COLOUR_STEP = 2  # flat colours from every 2nd interior pixel per axis ...
+_FLAT_COLOUR_SUBSAMPLE_FROM = 1 << 20  # ... on images of at least this many pixels
+_MAX_HULL_REGIONS = 64  # convex / mix: hulls of at most this many (largest) bordering regions
 
 
 @dataclass(frozen=True)
 class CompletionConfig:
     """Parameters of layer completion.
 
-    mode: "nearest" | "harmonic" | "none".
+    mode: one of COMPLETION_MODES ("regions" needs the image's `RegionMap`).
+    continuation: "regions" mode, how hidden areas that also border other layers are continued:
+        one of CONTINUATIONS (see the module docstring).
+    convex_threshold: "mix": regions whose area is at least this share of their convex hull's
+        are continued by their hull, in (0, 1].
     margin_fraction / margin_min: the working crop is the layer's visible bounding box grown by
         max(margin_min, margin_fraction * longest side) pixels on each side.
     max_work_pixels: "nearest" runs its distance transform on a grid coarsened by an integer factor
@@ -42,7 +67,9 @@ class CompletionConfig:
     max_harmonic_cells: the same bound for the "harmonic" linear solve.
     """
 
-    mode: str = "nearest"
+    mode: str = "regions"
+    continuation: str = "closest"
+    convex_threshold: float = 0.8
     margin_fraction: float = 0.5
     margin_min: int = 8
     max_work_pixels: int = 1_000_000
@@ -53,6 +80,40 @@ class CompletionConfig:
             raise ValueError(
                 f"completion must be one of {', '.join(COMPLETION_MODES)}, got {self.mode!r}"
             )
+        if self.continuation not in CONTINUATIONS:
+            raise ValueError(
+                f"continuation must be one of {', '.join(CONTINUATIONS)}, got {self.continuation!r}"
+            )
+        if not 0.0 < self.convex_threshold <= 1.0:
+            raise ValueError(f"convex_threshold must be in (0, 1], got {self.convex_threshold}")
+
+
+def region_flat_colours(
+    labels: np.ndarray, rgba: np.ndarray, count: int, fallback: np.ndarray | None = None
+) -> np.ndarray:
+    """Each region's typical colour: uint8 (count, 3), the per-channel median of its interior.
+
+    Interior pixels are those whose 4 neighbours (inside the image) are in the same region, so
+    anti-aliased rims, which blend into the neighbours, do not pull the colour (on images of
+    1 MP and more, every other interior pixel in each direction is used); a region with no
+    (sampled) interior (a hairline) takes the median of all its pixels (`fallback`, uint8 (count, 3), when
+    the caller has it: `Regions.median_rgb`).
+    labels: int (H, W) in [0, count) or -1; rgba: uint8 (H, W, 4).
+    """
+    interior = labels >= 0
+    interior[1:] &= labels[1:] == labels[:-1]
+    interior[:-1] &= labels[:-1] == labels[1:]
+    interior[:, 1:] &= labels[:, 1:] == labels[:, :-1]
+    interior[:, :-1] &= labels[:, :-1] == labels[:, 1:]
+    step = _FLAT_COLOUR_STEP if labels.size >= _FLAT_COLOUR_SUBSAMPLE_FROM else 1
+    inner = np.where(interior[::step, ::step], labels[::step, ::step], -1)
+    colours = region_median_rgb(inner, rgba[::step, ::step], count)
+    has_inner = np.bincount(inner.ravel() + 1, minlength=count + 1)[1:] > 0
+    if not has_inner.all():
+        if fallback is None:
+            fallback = region_median_rgb(labels, rgba, count)
+        colours[~has_inner] = fallback[~has_inner]
+    return colours
 
 
 @dataclass(frozen=True)
@@ -76,20 +137,30 @@ def build_layers(
     rgba: np.ndarray,
     n_layers: int,
     config: CompletionConfig = CompletionConfig(),
+    regions: RegionMap | None = None,
 ) -> list[LayerPixels]:
     """Assemble (and complete) every layer, bottom -> top.
 
     owner: int (H, W) layer id in [0, n_layers) or -1; rgba: uint8 (H, W, 4) input pixels.
+    regions: the image's flat-colour regions (needed by mode "regions"); their layers must agree
+    with `owner`.
     """
     if owner.shape != rgba.shape[:2]:
         raise ValueError(f"owner {owner.shape} and image {rgba.shape[:2]} differ in shape")
+    if config.mode == "regions" and regions is None:
+        raise ValueError("completion 'regions' needs the image's regions (a RegionMap)")
+    if regions is not None and regions.labels.shape != owner.shape:
+        raise ValueError(f"region labels {regions.labels.shape} and owner {owner.shape} differ")
     boxes = ndi.find_objects(owner.astype(np.int32) + 1, max_label=n_layers)
     dtype = np.int8 if n_layers < 127 else np.int32
     owner = owner.astype(dtype)
     # owner of fully opaque pixels only (-1 elsewhere): completion may go under these alone
     hider = np.where(rgba[..., 3] == 255, owner, dtype(-1))
     words = _as_uint32(rgba)
-    return [_build_layer(n, box, owner, hider, rgba, words, config) for n, box in enumerate(boxes)]
+    return [
+        _build_layer(n, box, owner, hider, rgba, words, regions, config)
+        for n, box in enumerate(boxes)
+    ]
 
 
 def _build_layer(
@@ -99,6 +170,7 @@ def _build_layer(
     hider: np.ndarray,
     rgba: np.ndarray,
     words: np.ndarray,
+    regions: RegionMap | None,
     config: CompletionConfig,
 ) -> LayerPixels:
     h, w = owner.shape
@@ -118,10 +190,17 @@ def _build_layer(
     pixels32 = words[ys, xs]
     has_fill = config.mode != "none" and bool(fill.any())
     s = 1
-    if has_fill:
+    assigned = colour = None  # per-pixel region (mode "regions") / block colours (the others)
+    if has_fill and config.mode == "regions":
+        at_edge = (ys.start == 0, ys.stop == h, xs.start == 0, xs.stop == w)
+        own_region = np.where(own, regions.labels[ys, xs], np.int32(-1))
+        assigned = _region_fill(own, fill, own_region, rgba_c, at_edge, config)
+        invented = assigned >= 0
+    elif has_fill:
         if config.mode == "nearest":
             s = _grid_factor(fill.size, config.max_work_pixels)
-            take, colour = _nearest_blocks(own, fill, pixels32, s)
+            ry, rx = _nearest_reps(fill, own, s)
+            take, colour = own[ry, rx], pixels32[ry, rx] | _OPAQUE32
         else:
             s = _grid_factor(fill.size, config.max_harmonic_cells)
             take, colour = _harmonic_blocks(own, fill, rgba_c, s)
@@ -130,19 +209,22 @@ def _build_layer(
         invented[:ch, :cw] = fill
         invented.reshape(hb, s, wb, s)[...] &= take[:, None, :, None]
         invented = invented[:ch, :cw]
-        mask = own | invented
     else:
         invented = None
-        mask = own
+    mask = own if invented is None else own | invented
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     del mask
     tight_own = own[r0:r1, c0:c1]
-    if invented is not None:
+    tight_inv = None if invented is None else invented[r0:r1, c0:c1]
+    if assigned is not None:
+        # flat colour of the region each pixel continues; -1 picks the palette's last entry, 0
+        out = _opaque_palette(regions.colours)[assigned[r0:r1, c0:c1]]
+    elif invented is not None:
         # block colours expanded to the tight box, zero where nothing is invented
         out = _expand_blocks(colour, s, r0, r1, c0, c1)
-        out *= invented[r0:r1, c0:c1]
+        out *= tight_inv
     else:
         out = np.zeros((r1 - r0, c1 - c0), np.uint32)
     np.copyto(out, pixels32[r0:r1, c0:c1], where=tight_own)
@@ -150,6 +232,149 @@ def _build_layer(
     visible = int(np.count_nonzero(own))
     n_invented = int(np.count_nonzero(invented)) if invented is not None else 0
     return LayerPixels(tight, (int(xs.start + c0), int(ys.start + r0)), visible, n_invented)
+
+
+def _opaque_palette(colours: np.ndarray) -> np.ndarray:
+    """uint8 (R, 3) flat colours -> uint32 (R + 1,) opaque RGBA words, then 0 (transparent)."""
+    rgba = np.zeros((colours.shape[0] + 1, 4), np.uint8)
+    rgba[:-1, :3] = colours
+    rgba[:-1, 3] = 255
+    return rgba.view(np.uint32)[:, 0]
+
+
+# ------------------------------------------------------------------ completion by regions
+
+
+def _grow4(mask: np.ndarray) -> np.ndarray:
+    """`mask` and its 4-neighbours: bool (h, w)."""
+    grown = mask.copy()
+    grown[1:] |= mask[:-1]
+    grown[:-1] |= mask[1:]
+    grown[:, 1:] |= mask[:, :-1]
+    grown[:, :-1] |= mask[:, 1:]
+    return grown
+
+
+def _region_fill(
+    own: np.ndarray,
+    fill: np.ndarray,
+    own_region: np.ndarray,
+    rgba_c: np.ndarray,
+    at_edge: tuple[bool, bool, bool, bool],
+    config: CompletionConfig,
+) -> np.ndarray:
+    """The own region each hidden pixel continues: int32 (h, w), -1 where it stays empty.
+
+    own: bool, the layer's visible pixels; fill: bool, hidden pixels (under opaque pixels of
+    layers above); own_region: int32 region id on own pixels, -1 elsewhere; at_edge: whether the
+    crop's top, bottom, left, right side is the image's own edge (beyond which nothing is known).
+    A hidden component is *enclosed* when it touches no pixel of other layers (or transparency)
+    and no crop side inside the image: it is filled completely, each pixel by its closest own
+    region. The others are continued by `config.continuation`.
+    """
+    s = _grid_factor(fill.size, config.max_work_pixels)
+    comps, n_comps = ndi.label(fill)
+    open_ = np.zeros(n_comps + 1, bool)
+    foreign = ~(fill | own)
+    open_[comps[_grow4(foreign) & fill]] = True
+    for side, edge in zip(at_edge, (comps[0], comps[-1], comps[:, 0], comps[:, -1]), strict=True):
+        if not side:
+            open_[edge] = True
+    open_[0] = False
+    assigned = _nearest_region(fill, own_region, s, own)
+    assigned[~fill] = -1
+    enclosed = fill & ~open_[comps]
+    lost = enclosed & (assigned < 0)  # the closest visible pixel lies beyond a thin own ring
+    if lost.any():
+        rows = np.flatnonzero(lost.any(axis=1))
+        cols = np.flatnonzero(lost.any(axis=0))
+        r0, r1 = max(0, int(rows[0]) - 2), min(fill.shape[0], int(rows[-1]) + 3)
+        c0, c1 = max(0, int(cols[0]) - 2), min(fill.shape[1], int(cols[-1]) + 3)
+        sub_region = own_region[r0:r1, c0:c1]
+        sub_own = own[r0:r1, c0:c1]
+        if sub_own.any():
+            near_own = _nearest_region(~sub_own, sub_region, s, sub_own)
+            sub_lost = lost[r0:r1, c0:c1]
+            assigned[r0:r1, c0:c1][sub_lost] = near_own[sub_lost]
+    if config.continuation != "closest":
+        partial = fill & open_[comps]
+        if partial.any():
+            _extend(assigned, partial, fill, own, own_region, rgba_c, config)
+    return assigned
+
+
+def _nearest_region(
+    unknown: np.ndarray, own_region: np.ndarray, s: int, own: np.ndarray | None = None
+) -> np.ndarray:
+    """int32 (h, w): region id (own_region) of each pixel's closest known pixel (~unknown).
+
+    On an s x s block grid when s > 1 (a block is known when it holds a known pixel; its
+    representative is its first own pixel, else its first known one).
+    """
+    if own is None:
+        own = own_region >= 0
+    h, w = unknown.shape
+    ry, rx = _nearest_reps(unknown, own, s)
+    region = own_region[ry, rx]
+    if s == 1:
+        return region
+    return _expand_blocks(region, s, 0, h, 0, w)
+
+
+def _extend(
+    assigned: np.ndarray,
+    partial: np.ndarray,
+    fill: np.ndarray,
+    own: np.ndarray,
+    own_region: np.ndarray,
+    rgba_c: np.ndarray,
+    config: CompletionConfig,
+) -> None:
+    """Continue the layer into `partial` (hidden pixels bordering other layers) in place, by
+    convex hulls ("convex", "mix") or by the harmonic indicator ("harmonic")."""
+    if config.continuation == "harmonic":
+        s = _grid_factor(partial.size, config.max_harmonic_cells)
+        take_b, _ = _harmonic_blocks(own, fill, rgba_c, s)
+        h, w = partial.shape
+        take = _expand_blocks(take_b.astype(np.uint8), s, 0, h, 0, w).astype(bool)
+        joined = partial & take
+        assigned[partial & ~joined] = -1
+        lost = joined & (assigned < 0)
+        if lost.any():
+            near_own = _nearest_region(
+                ~own, own_region, _grid_factor(own.size, config.max_work_pixels), own
+            )
+            assigned[lost] = near_own[lost]
+        return
+    # convex / mix: hulls of the (largest) own regions that border the partial areas
+    bordering = own_region[_grow4(partial) & own]
+    if bordering.size == 0:
+        if config.continuation == "convex":
+            assigned[partial] = -1
+        return
+    top = int(max(own_region.max(), assigned.max())) + 1
+    ids = np.unique(bordering)
+    boxes = ndi.find_objects(own_region + 1, max_label=top)
+    areas = np.bincount(own_region[own], minlength=top)
+    chosen = ids[np.argsort(-areas[ids], kind="stable")][:_MAX_HULL_REGIONS].tolist()
+    hulls: list[tuple[int, int, tuple[slice, slice], np.ndarray]] = []
+    for r in chosen:
+        box = boxes[r]
+        inside = own_region[box] == r
+        hull = convex_hull_image(inside) if inside.sum() >= 3 else inside
+        hull_area = int(np.count_nonzero(hull))
+        convex = hull_area > 0 and areas[r] / hull_area >= config.convex_threshold
+        if config.continuation == "convex" or convex:
+            hulls.append((hull_area, r, box, hull))
+    if config.continuation == "convex":
+        assigned[partial] = -1
+    else:  # mix: regions continued by their hulls give up their closest-point pixels
+        by_hull = np.zeros(top + 1, bool)
+        by_hull[[r for _, r, _, _ in hulls]] = True
+        assigned[partial & by_hull[assigned]] = -1  # assigned -1 -> by_hull[-1] (False)
+    for _, r, box, hull in sorted(hulls, key=lambda item: -item[0]):  # small hulls win
+        claim = hull & partial[box]
+        assigned[box][claim] = r
 
 
 def _expand_blocks(blocks: np.ndarray, s: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
@@ -191,20 +416,17 @@ def _blocks(array: np.ndarray, s: int, pad_value: object) -> np.ndarray:
     return blocked.reshape((hb, wb, s * s) + array.shape[2:])
 
 
-def _nearest_blocks(
-    own: np.ndarray, fill: np.ndarray, pixels32: np.ndarray, s: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Closest-point fill on s×s blocks: (take bool (hb, wb), colour uint32 RGBA (hb, wb)).
+def _nearest_reps(fill: np.ndarray, own: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """Closest-point fill on s×s blocks: the (row, col) in the crop of each block's nearest known
+    representative pixel, int arrays (hb, wb) (per pixel when s == 1).
 
-    A block is known when it holds a non-hidden pixel; its representative is its first own pixel,
-    else its first non-hidden one. Every block takes the representative of the nearest known block
-    (itself if known); its hidden pixels join the layer when that representative is the layer's.
+    A block is known when it holds a non-hidden pixel (~fill); its representative is its first own
+    pixel, else its first non-hidden one. Every block takes the representative of the nearest
+    known block (itself if known).
     """
     if s == 1:
         iy, ix = ndi.distance_transform_edt(fill, return_distances=False, return_indices=True)
-        take = own[iy, ix]
-        colour = pixels32[iy, ix] | _OPAQUE32
-        return take, colour
+        return iy, ix
     h, w = own.shape
     score = own.view(np.int8) * np.int8(2)
     score |= ~fill
@@ -216,8 +438,7 @@ def _nearest_blocks(
     rep_y = np.minimum(np.arange(hb)[:, None] * s + rep // s, h - 1)
     rep_x = np.minimum(np.arange(wb)[None, :] * s + rep % s, w - 1)
     ky, kx = ndi.distance_transform_edt(unknown, return_distances=False, return_indices=True)
-    ry, rx = rep_y[ky, kx], rep_x[ky, kx]
-    return own[ry, rx], pixels32[ry, rx] | _OPAQUE32
+    return rep_y[ky, kx], rep_x[ky, kx]
 
 
 def _harmonic_blocks(

@@ -1,7 +1,8 @@
 """Image input and validation: any supported file, PIL image or array -> 8-bit sRGB RGBA.
 
-Supported files: PNG, JPEG, WebP, BMP, TIFF, GIF (first frame, with a warning when animated) and
-layered PSD/PSB (decoded via the document's composite). EXIF orientation is applied; palette,
+Supported files: PNG, JPEG, WebP, BMP, TIFF, GIF (first frame, with a warning when animated),
+layered PSD/PSB (decoded via the document's composite) and SVG/SVGZ (rasterised with resvg at
+`svg_size` px on the longer side, `decomposer.svg_input`). EXIF orientation is applied; palette,
 grayscale, 16-bit (rounded, with one warning), float and CMYK images are converted to 8-bit RGB(A);
 an embedded ICC profile is converted to sRGB. The pixel limit is checked from the header, before
 the pixels are decoded, and it replaces Pillow's own decompression-bomb limit for that call
@@ -23,8 +24,10 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from decomposer.errors import ImageLoadError, ImageTooLargeError
+from decomposer.svg_input import DEFAULT_SVG_SIZE, load_svg, looks_like_svg
 
 DEFAULT_MAX_PIXELS = 100_000_000
+SVG_SUFFIXES = (".svg", ".svgz")
 ARRAY_NAME = "<array>"
 PIL_NAME = "<image>"
 
@@ -63,12 +66,14 @@ def load_image(
     source: str | Path | Image.Image | np.ndarray | LoadedImage,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    svg_size: int = DEFAULT_SVG_SIZE,
 ) -> LoadedImage:
     """Load and validate `source` (a path, PIL image, uint8 array (H,W)/(H,W,3)/(H,W,4)).
 
     Raises ImageLoadError (message starts with the file name) for missing, unreadable, truncated,
     corrupt inputs, and its subclass ImageTooLargeError (with the header's size) for inputs over
     `max_pixels` (width * height), checked from the header before any pixel is decoded.
+    `svg_size`: SVG/SVGZ files are rendered with this many pixels on their longer side.
     """
     if max_pixels <= 0:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
@@ -83,7 +88,7 @@ def load_image(
         rgba = _pil_to_rgba(PIL_NAME, source, notes)
         return _finish(rgba, None, notes)
     if isinstance(source, str | Path):
-        return _from_file(Path(source), max_pixels)
+        return _from_file(Path(source), max_pixels, svg_size)
     raise TypeError(f"cannot load an image from {type(source).__name__}")
 
 
@@ -170,10 +175,12 @@ def _decoding(name: str, max_pixels: int) -> Iterator[None]:
         raise ImageLoadError(f"{name}: not enough memory to decode the image") from exc
 
 
-def _from_file(path: Path, max_pixels: int) -> LoadedImage:
+def _from_file(path: Path, max_pixels: int, svg_size: int = DEFAULT_SVG_SIZE) -> LoadedImage:
     name, head = _file_head(path)
     if head[:4] == _PSD_SIGNATURE:
         return _from_psd(path, name, head, max_pixels)
+    if _is_svg(path, head):
+        return _from_svg(path, name, max_pixels, svg_size)
     notes: list[str] = []
     with _decoding(name, max_pixels), _opened(path, name, max_pixels) as im:
         _check_pixels(name, im.width, im.height, max_pixels)
@@ -192,13 +199,16 @@ def _from_file(path: Path, max_pixels: int) -> LoadedImage:
     return _finish(rgba, path, notes)
 
 
-def check_image(source: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+def check_image(
+    source: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, svg_size: int = DEFAULT_SVG_SIZE
+) -> tuple[int, int]:
     """Validate an image file as `load_image` would, without keeping or converting its pixels.
 
     The header's size is checked against `max_pixels` (ImageTooLargeError) before decoding, then
     the first frame is decoded in full (ImageLoadError if corrupt or truncated) and dropped: peak
     memory is one frame in Pillow's own layout, not the RGBA array `load_image` builds (PSDs are
-    loaded, their composite being what is decoded). Returns (width, height).
+    loaded, their composite being what is decoded; SVGs are rendered at `svg_size`).
+    Returns (width, height).
     """
     if max_pixels <= 0:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
@@ -206,6 +216,8 @@ def check_image(source: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     name, head = _file_head(path)
     if head[:4] == _PSD_SIGNATURE:
         return _from_psd(path, name, head, max_pixels).size
+    if _is_svg(path, head):
+        return _from_svg(path, name, max_pixels, svg_size).size
     with _decoding(name, max_pixels), _opened(path, name, max_pixels) as im:
         _check_pixels(name, im.width, im.height, max_pixels)
         im.seek(0)
@@ -213,6 +225,19 @@ def check_image(source: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         width, height = im.size
         quarter_turn = im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
     return (height, width) if quarter_turn else (width, height)  # as load_image turns it
+
+
+def _is_svg(path: Path, head: bytes) -> bool:
+    return path.suffix.lower() in SVG_SUFFIXES or looks_like_svg(head)
+
+
+def _from_svg(path: Path, name: str, max_pixels: int, svg_size: int) -> LoadedImage:
+    """Rasterise an SVG/SVGZ file (see decomposer.svg_input)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageLoadError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
+    return _finish(load_svg(data, name, svg_size, max_pixels), path, [])
 
 
 def _from_psd(path: Path, name: str, head: bytes, max_pixels: int) -> LoadedImage:

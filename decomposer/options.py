@@ -13,12 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from decomposer.completion import COMPLETION_MODES
+from decomposer.completion import COMPLETION_MODES, CONTINUATIONS
 from decomposer.errors import InvalidOptionError
 from decomposer.grouping import DEFAULT_TAU
 from decomposer.image_io import DEFAULT_MAX_PIXELS
 from decomposer.ordering import ORDERINGS
 from decomposer.regions import RegionConfig
+from decomposer.svg_input import DEFAULT_SVG_SIZE
+
+MAX_SVG_SIZE = 32768
 
 
 @dataclass(frozen=True)
@@ -29,19 +32,26 @@ class DecomposeOptions:
     ordering: how regions are put in depth order, one of `decomposer.ordering.ORDERINGS`
         ("median": the paper's median of the network's index per region).
     completion: how the hidden part of each layer is filled in, one of
-        `decomposer.completion.COMPLETION_MODES`.
+        `decomposer.completion.COMPLETION_MODES` ("regions": shape continuation in each
+        region's flat colour).
+    continuation: completion "regions": how hidden areas that also border other layers are
+        continued, one of `decomposer.completion.CONTINUATIONS` ("closest": the closest visible
+        pixel decides; "convex": region convex hulls; "mix": hulls of convex regions; "harmonic").
     tau: colour threshold (L2 in [0, 1] RGB) for merging regions adjacent in order, in [0, 2].
     regions: flat-colour segmentation settings.
     max_pixels: inputs with more pixels (width * height) are refused, checked from the header
         before decoding; >= 1.
+    svg_size: SVG/SVGZ inputs are rendered with this many pixels on their longer side, >= 1.
     """
 
     layers: int | str = 6
     ordering: str = "median"
-    completion: str = "nearest"
+    completion: str = "regions"
+    continuation: str = "closest"
     tau: float = DEFAULT_TAU
     regions: RegionConfig = field(default_factory=RegionConfig)
     max_pixels: int = DEFAULT_MAX_PIXELS
+    svg_size: int = DEFAULT_SVG_SIZE
 
     def __post_init__(self) -> None:
         layers = self.layers
@@ -63,6 +73,10 @@ class DecomposeOptions:
             raise InvalidOptionError(
                 f"completion must be one of {', '.join(COMPLETION_MODES)}, got {self.completion!r}"
             )
+        if self.continuation not in CONTINUATIONS:
+            raise InvalidOptionError(
+                f"continuation must be one of {', '.join(CONTINUATIONS)}, got {self.continuation!r}"
+            )
         try:
             tau = float(self.tau)
         except (TypeError, ValueError):
@@ -81,6 +95,16 @@ class DecomposeOptions:
                 f"max_pixels must be a positive integer, got {self.max_pixels!r}"
             )
         object.__setattr__(self, "max_pixels", int(self.max_pixels))
+        if (
+            isinstance(self.svg_size, bool)
+            or not isinstance(self.svg_size, int | np.integer)
+            or not 1 <= self.svg_size <= MAX_SVG_SIZE
+        ):
+            raise InvalidOptionError(
+                f"svg_size must be a whole number of pixels in 1..{MAX_SVG_SIZE}, "
+                f"got {self.svg_size!r}"
+            )
+        object.__setattr__(self, "svg_size", int(self.svg_size))
 
     def replace(self, **changes: Any) -> DecomposeOptions:
         """A copy with some fields changed (validated again)."""
@@ -89,14 +113,17 @@ class DecomposeOptions:
     def key_fields(self) -> dict[str, Any]:
         """JSON-able fields that change the layers produced (the batch resume key uses them).
 
-        `max_pixels` is left out: it decides whether a file is accepted, not what is written.
+        `max_pixels` is left out: it decides whether a file is accepted, not what is written
+        (`svg_size` is in: it decides the pixels an SVG input is decomposed at).
         """
         return {
             "layers": self.layers,
             "ordering": self.ordering,
             "completion": self.completion,
+            "continuation": self.continuation,
             "tau": self.tau,
             "regions": dataclasses.asdict(self.regions),
+            "svg_size": self.svg_size,
         }
 
     @classmethod

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from decomposer.completion import CompletionConfig, build_layers
+from decomposer.completion import CompletionConfig, build_layers, region_flat_colours
 from decomposer.errors import Cancelled, InvalidOptionError, ModelLoadError
 from decomposer.grouping import AUTO_CRITERION, group_regions
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, flatten_alpha, load_image
 from decomposer.options import DecomposeOptions, resolve_options
 from decomposer.ordering import GroupedMedians
 from decomposer.regions import segment_regions
-from decomposer.types import Decomposition, Layer
+from decomposer.types import Decomposition, Layer, RegionMap
 
 STAGES = ("load", "predict", "regions", "order", "group", "complete", "done")
 # fraction of the whole job reached when each stage starts (with / without the network)
@@ -126,7 +126,8 @@ def decompose(
 
     image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage.
     options: how to decompose (`DecomposeOptions`; default: its defaults). Keyword `overrides`
-        name its fields (layers, ordering, completion, tau, regions, max_pixels), so
+        name its fields (layers, ordering, completion, continuation, tau, regions, max_pixels,
+        svg_size), so
         `decompose("art.png", layers=6)` works.
     model: a network, a model spec for `load_model`, or None for the embedded default.
     index_map: float (H, W), higher = front; when given, no network is used.
@@ -138,7 +139,7 @@ def decompose(
     starts = _START_NO_MODEL if index_map is not None else _START_WITH_MODEL
     report = _Reporter(progress, starts)
     report("load")
-    loaded = load_image(image, max_pixels=opts.max_pixels)
+    loaded = load_image(image, max_pixels=opts.max_pixels, svg_size=opts.svg_size)
     report("predict")
     if index_map is None:
         index_map = _predict_loaded(loaded, _resolve_model(model), device)
@@ -160,7 +161,7 @@ def decompose_pixels(
 ) -> Decomposition:
     """Pure core: uint8 (H, W, 4) pixels + float (H, W) index map -> Decomposition.
 
-    options / overrides: as for `decompose` (`max_pixels` is not used here).
+    options / overrides: as for `decompose` (`max_pixels` and `svg_size` are not used here).
     `progress(stage)` is called when the "regions", "order", "group" and "complete" stages start.
     """
     opts = resolve_options(options, overrides)
@@ -199,7 +200,18 @@ def decompose_pixels(
 
     clock = time.perf_counter()
     step("complete")
-    built = build_layers(owner_map, rgba, n_layers, CompletionConfig(mode=completion))
+    region_map = RegionMap(
+        labels=found.labels,
+        colours=region_flat_colours(found.labels, rgba, found.count, found.median_rgb),
+        layer_of_region=grouping.layer_of_region,
+    )
+    built = build_layers(
+        owner_map,
+        rgba,
+        n_layers,
+        CompletionConfig(mode=completion, continuation=opts.continuation),
+        region_map,
+    )
     layer_index = index_stats.union_medians(grouping.layer_of_region, n_layers)
     del index_stats
     names = layer_names(n_layers)
@@ -224,6 +236,7 @@ def decompose_pixels(
         "tau": tau,
         "ordering": opts.ordering,
         "completion": completion,
+        "continuation": opts.continuation,
         "has_alpha": bool((rgba[..., 3] != 255).any()),
         "invented_fraction": [layer.invented_fraction for layer in out_layers],
         "timings": timings,
@@ -237,6 +250,7 @@ def decompose_pixels(
         canvas_size=(width, height),
         source_rgba=rgba,
         info=info,
+        regions=region_map,
     )
 
 

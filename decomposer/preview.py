@@ -1,15 +1,19 @@
 """Render a decomposition side by side for people to look at: input, index map, each layer.
 
-Pure functions: arrays in, an RGB uint8 image (H, W, 3) out; saving is the caller's business.
+Pure functions: arrays in, an RGB uint8 image (H, W, 3) out; `write_preview` saves one as PNG
+(atomically), for `decompose art.png --preview sheet.png`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from decomposer.atomic import atomic_path
+from decomposer.pixels import png_bytes
 from decomposer.types import Decomposition
 
 _LABEL_HEIGHT = 14  # px of caption strip above each tile
@@ -110,3 +114,12 @@ def contact_sheet(decompositions: Sequence[Decomposition], *, tile_size: int = 1
         sheet[y : y + r.shape[0], : r.shape[1]] = r
         y += r.shape[0] + _GAP
     return sheet
+
+
+def write_preview(dec: Decomposition, path: str | Path, *, tile_size: int = 192) -> Path:
+    """Write `render_preview(dec)` as a PNG at `path` atomically; returns the path."""
+    path = Path(path)
+    data = png_bytes(render_preview(dec, tile_size=tile_size), "RGB", level=6)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path

@@ -88,7 +88,8 @@ def segment_regions(rgba: np.ndarray, config: RegionConfig = RegionConfig()) -> 
     comp_area = np.bincount(components.ravel(), minlength=size)
     comp_rgb = _mean_rgb_by_id(components.ravel(), rgba, size)
     if config.merge_delta_e > 0:
-        mapping = _similar_neighbour_groups(components, comp_rgb, config.merge_delta_e)
+        thick = _has_interior(components, size)
+        mapping = _similar_neighbour_groups(components, comp_rgb, config.merge_delta_e, thick)
         if mapping is not None:
             components = mapping[components]
             size = int(mapping.max()) + 1
@@ -301,14 +302,28 @@ def _blend_strips(
     return strips
 
 
+def _has_interior(components: np.ndarray, size: int) -> np.ndarray:
+    """bool (size,): components with a pixel whose 4 neighbours are all in the component."""
+    same = np.ones(components.shape, bool)
+    same[1:] &= components[1:] == components[:-1]
+    same[:-1] &= components[:-1] == components[1:]
+    same[:, 1:] &= components[:, 1:] == components[:, :-1]
+    same[:, :-1] &= components[:, :-1] == components[:, 1:]
+    return np.bincount(components[same], minlength=size) > 0
+
+
 def _similar_neighbour_groups(
-    components: np.ndarray, comp_rgb: np.ndarray, delta_e: float
+    components: np.ndarray, comp_rgb: np.ndarray, delta_e: float, thick: np.ndarray | None = None
 ) -> np.ndarray | None:
     """Single-linkage groups of 4-adjacent components with mean colours within `delta_e` ΔE76.
 
-    components: int (H, W), 0 = transparent; comp_rgb: float (C + 1, 3). Returns the new id of
-    every component id (int64 (C + 1,), 0 stays 0, groups numbered from 1), or None if no pair
-    is close enough.
+    components: int (H, W), 0 = transparent; comp_rgb: float (C + 1, 3); thick: bool (C + 1,)
+    components with an interior pixel (None = all thick). Thick components link freely (bands
+    of a gradient chain into one region); a thin one (an anti-aliasing ramp, noise) joins only
+    its closest thick partner, so that no chain of ramp components links two distinct flat
+    colours (a white cloud and the sky); thin ones with no thick partner link among themselves.
+    Returns the new id of every component id (int64 (C + 1,), 0 stays 0, groups numbered from
+    1), or None if no pair is close enough.
     """
     size = len(comp_rgb)
     if size <= 2:
@@ -324,7 +339,10 @@ def _similar_neighbour_groups(
         pairs.append(np.unique(lo * size + hi))
     codes = np.unique(np.concatenate(pairs))
     lo, hi = np.divmod(codes, size)
-    close = ((lab[lo] - lab[hi]) ** 2).sum(axis=1) < delta_e**2
+    distance = ((lab[lo] - lab[hi]) ** 2).sum(axis=1)
+    close = distance < delta_e**2
+    if thick is not None and close.any():
+        close = _no_thin_bridges(lo, hi, distance, close, thick)
     if not close.any():
         return None
     graph = coo_matrix(
@@ -337,6 +355,27 @@ def _similar_neighbour_groups(
     mapping = np.where(mapping < mapping[0], mapping + 1, mapping)
     mapping[0] = 0
     return mapping
+
+
+def _no_thin_bridges(
+    lo: np.ndarray, hi: np.ndarray, distance: np.ndarray, close: np.ndarray, thick: np.ndarray
+) -> np.ndarray:
+    """The close pairs kept by `_similar_neighbour_groups`' rule for thin components."""
+    both = thick[lo] & thick[hi]
+    mixed = close & (thick[lo] != thick[hi])
+    keep = close & both
+    thin_of = np.where(thick[lo], hi, lo)
+    # each thin component: its closest thick partner only
+    order = np.lexsort((distance[mixed], thin_of[mixed]))
+    candidates = np.flatnonzero(mixed)[order]
+    attached = np.zeros(len(thick), bool)
+    if candidates.size:
+        first = np.r_[True, thin_of[candidates][1:] != thin_of[candidates][:-1]]
+        keep[candidates[first]] = True
+        attached[thin_of[candidates[first]]] = True
+    # thin-thin links only between thin components that have no thick partner
+    keep |= close & ~thick[lo] & ~thick[hi] & ~attached[lo] & ~attached[hi]
+    return keep
 
 
 def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:

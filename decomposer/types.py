@@ -6,9 +6,47 @@ Coordinates are pixels, origin top-left, x to the right, y down.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class RegionMap:
+    """The image's flat-colour regions and the layer each belongs to.
+
+    labels: int32 (H, W) region id in [0, count), -1 for pixels in no region (transparent).
+    colours: uint8 (count, 3) flat colour of each region (its typical colour, anti-aliased rims
+        excluded; `decomposer.completion.region_flat_colours`).
+    layer_of_region: int (count,) the layer each region belongs to (0 = back).
+    """
+
+    labels: np.ndarray
+    colours: np.ndarray
+    layer_of_region: np.ndarray
+
+    @property
+    def count(self) -> int:
+        """Number of regions."""
+        return int(self.colours.shape[0])
+
+
+@dataclass(frozen=True)
+class LayerParts:
+    """The flat-colour parts of a layer (`decomposer.parts.layer_parts`): one per flat colour
+    of the regions it holds, visible or continued under the layers above.
+
+    labels: int16 or int32 (h, w), aligned with the layer's rgba: the part index in [0, P) of
+        every pixel the layer covers (alpha > 0), -1 elsewhere.
+    colours: uint8 (P, 3) flat colour of each part.
+    """
+
+    labels: np.ndarray
+    colours: np.ndarray
+
+    @property
+    def count(self) -> int:
+        """Number of parts P."""
+        return int(self.colours.shape[0])
 
 
 @dataclass(frozen=True)
@@ -46,6 +84,9 @@ class Decomposition:
     canvas_size: (width, height) in pixels.
     source_rgba: uint8 (H, W, 4) the validated input image (alpha 255 for RGB inputs).
     info: free-form metadata (layer count requested/obtained, stage timings, warnings).
+    regions: the flat-colour regions the layers were built from (None when not known).
+
+    Write one with `decomposer.save(dec, path)` (format from the suffix; `decomposer.writers`).
     """
 
     layers: list[Layer]
@@ -53,15 +94,10 @@ class Decomposition:
     canvas_size: tuple[int, int]
     source_rgba: np.ndarray
     info: dict = field(default_factory=dict)
+    regions: RegionMap | None = None
 
     def composite(self) -> np.ndarray:
         """Layers blended bottom -> top with normal blending: uint8 (H, W, 4)."""
         from decomposer.composite import composite_layers
 
         return composite_layers(self.layers, self.canvas_size)
-
-    def save(self, path: str | Path, format: str | None = None, **options) -> Path:
-        """Write to `path` atomically; format from the suffix (.psd, .ora, folder for png)."""
-        from decomposer.writers import write_decomposition
-
-        return write_decomposition(self, Path(path), format=format, **options)

@@ -1,6 +1,10 @@
 """Render contact sheets of the default model's decompositions for docs/.
 
-    python docs/make_contact_sheet.py            # docs/contact_sheet.png + docs/example_house.png
+    python docs/make_contact_sheet.py   # docs/contact_sheet.png, example_house.png, example_house.svg
+
+The layered SVG's screenshot (docs/example_house_svg_chromium.png) is Debian's Chromium:
+    chromium --headless=new --window-size=640,480 --screenshot=docs/example_house_svg_chromium.png \
+        docs/example_house.svg
 
 Rows: input, colourised index map (yellow = front), then each layer back -> front on a
 checkerboard. Validation images come from tests/data/validation (unseen in training).
@@ -13,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from decomposer import decompose, load_model
+from decomposer import decompose, load_model, save
 from decomposer.preview import contact_sheet, render_preview
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +43,8 @@ def main() -> None:
 
     house = decompose(EXAMPLE, layers=layers, model=net)
     Image.fromarray(render_preview(house, tile_size=160)).save(args.out / "example_house.png")
-    print(f"wrote {args.out / 'contact_sheet.png'} and {args.out / 'example_house.png'}")
+    save(house, args.out / "example_house.svg", extras=False)
+    print(f"wrote contact_sheet.png, example_house.png and example_house.svg in {args.out}")
 
 
 if __name__ == "__main__":

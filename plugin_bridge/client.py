@@ -91,6 +91,7 @@ class BridgeClient:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout_s = timeout_s
+        self._formats: list[dict[str, str]] | None = None
         # Loopback traffic must never go through an HTTP proxy from the environment.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -261,21 +262,43 @@ class BridgeClient:
         """Grayscale preview PNG of the predicted index map (white = front)."""
         return self._bytes(f"/v1/jobs/{_quote(job_id)}/index_map.png")
 
+    def formats(self) -> list[dict[str, str]]:
+        """The document formats the bridge serves (`format`, `title`, `suffix`, `media_type`,
+        `description`), from its health reply; asked once per client."""
+        if self._formats is None:
+            self._formats = list(self.health().get("formats", []))
+        return self._formats
+
+    def document(self, job_id: str, format: str) -> bytes:
+        """The whole layered document in `format` (a name from `formats()`, e.g. "psd")."""
+        for entry in self.formats():
+            if entry["format"] == format:
+                return self._bytes(f"/v1/jobs/{_quote(job_id)}/result{entry['suffix']}")
+        names = ", ".join(entry["format"] for entry in self.formats())
+        raise ValueError(f"the bridge serves no {format!r} documents (it serves {names})")
+
     def psd(self, job_id: str) -> bytes:
         """The layered PSD file."""
-        return self._bytes(f"/v1/jobs/{_quote(job_id)}/result.psd")
+        return self.document(job_id, "psd")
 
     def ora(self, job_id: str) -> bytes:
         """The layered OpenRaster file."""
-        return self._bytes(f"/v1/jobs/{_quote(job_id)}/result.ora")
+        return self.document(job_id, "ora")
+
+    def svg(self, job_id: str) -> bytes:
+        """The layered SVG file (one Inkscape layer group per layer)."""
+        return self.document(job_id, "svg")
 
     def download(self, job_id: str, path: str | os.PathLike[str]) -> Path:
-        """Save the result as PSD or ORA (by suffix) atomically; returns the path."""
+        """Save the result in the format its suffix names (.psd, .ora, .svg, ...) atomically;
+        returns the path. The suffixes are the ones the bridge lists in `formats()`."""
         target = Path(path)
         suffix = target.suffix.lower()
-        if suffix not in (".psd", ".ora"):
-            raise ValueError(f"{target}: choose a .psd or .ora file name")
-        data = self.psd(job_id) if suffix == ".psd" else self.ora(job_id)
+        by_suffix = {entry["suffix"]: entry["format"] for entry in self.formats()}
+        if suffix not in by_suffix:
+            choices = " or ".join(sorted(by_suffix))
+            raise ValueError(f"{target}: choose a file name ending in {choices}")
+        data = self.document(job_id, by_suffix[suffix])
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from decomposer.errors import Cancelled
 from decomposer.options import DecomposeOptions
+from decomposer.writers import file_formats
 from plugin_bridge.errors import ApiError
 from plugin_bridge.workdir import WorkFolder
 
@@ -72,6 +73,11 @@ class Runner(Protocol):
 
     def error_of(self, exc: BaseException) -> ApiError | None:
         """Map a runner exception to a client-facing error, or None for "internal"."""
+
+
+def document_links(base: str) -> dict[str, str]:
+    """Format name -> URL of the whole layered document, one per file format of the registry."""
+    return {fmt.name: f"{base}/result{fmt.suffix}" for fmt in file_formats()}
 
 
 def params_json(options: DecomposeOptions) -> dict[str, Any]:
@@ -130,14 +136,10 @@ class Job:
     def links(self) -> dict[str, str]:
         """Relative URLs of this job's endpoints."""
         base = f"/v1/jobs/{self.id}"
-        return {
-            "self": base,
-            "events": f"{base}/events",
-            "result": f"{base}/result",
-            "psd": f"{base}/result.psd",
-            "ora": f"{base}/result.ora",
-            "index_map": f"{base}/index_map.png",
-        }
+        links = {"self": base, "events": f"{base}/events", "result": f"{base}/result"}
+        links.update(document_links(base))
+        links["index_map"] = f"{base}/index_map.png"
+        return links
 
     def status(self) -> dict[str, Any]:
         """Status snapshot (GET /v1/jobs/{id})."""

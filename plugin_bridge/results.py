@@ -1,30 +1,40 @@
-"""Turning a finished job into responses: the manifest, layer PNGs, the index-map preview."""
+"""Turning a finished job into responses: the manifest, layer PNGs, the index-map preview,
+and the list of document formats (from the format registry, `decomposer.writers`)."""
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from decomposer.pixels import drawable, index_map_to_gray8, png_bytes
+from decomposer.writers import file_formats
 from plugin_bridge.jobs import Job
 
 
-def png_bytes(array: np.ndarray, mode: str) -> bytes:
-    """Encode a uint8 array as PNG (mode "RGBA" or "L")."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array), mode).save(buffer, "PNG", compress_level=3)
-    return buffer.getvalue()
+def layer_png(rgba: np.ndarray) -> bytes:
+    """A layer's straight-alpha RGBA uint8 (h, w, 4) pixels as PNG bytes."""
+    return png_bytes(drawable(rgba), "RGBA", level=3)
 
 
 def index_map_preview(index_map: np.ndarray) -> bytes:
     """8-bit grayscale PNG of an index map, normalised to its own range (white = front)."""
-    values = np.nan_to_num(np.asarray(index_map, dtype=np.float64))
-    low, high = float(values.min()), float(values.max())
-    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
-    return png_bytes(np.round(scaled * 255).astype(np.uint8), "L")
+    return png_bytes(index_map_to_gray8(index_map), "L", level=3)
+
+
+def formats_json() -> list[dict[str, str]]:
+    """The downloadable document formats (the registry's file formats), for health and results."""
+    return [
+        {
+            "format": fmt.name,
+            "title": fmt.title,
+            "suffix": fmt.suffix,
+            "media_type": fmt.media_type,
+            "description": fmt.description,
+        }
+        for fmt in file_formats()
+    ]
 
 
 def json_safe(value: Any, depth: int = 0) -> Any:
@@ -77,8 +87,8 @@ def manifest(job: Job) -> dict[str, Any]:
         "canvas": {"width": int(width), "height": int(height)},
         "layer_count": len(layers),
         "layers": layers,
-        "psd": links["psd"],
-        "ora": links["ora"],
+        **{fmt.name: links[fmt.name] for fmt in file_formats()},
+        "documents": [{**entry, "url": links[entry["format"]]} for entry in formats_json()],
         "index_map": links["index_map"],
         "info": json_safe(dec.info),
     }

@@ -32,20 +32,20 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from decomposer.writers import Format, file_formats
 from plugin_bridge.auth import AccessGuard, drain_body
 from plugin_bridge.config import API_MAX, API_MIN, API_VERSION, BridgeConfig
 from plugin_bridge.connections import ConnectionLimits, guarded_h11
 from plugin_bridge.errors import ApiError
 from plugin_bridge.jobs import Job, JobManager, Runner
 from plugin_bridge.numbers import integer_parameter, parse_decimal, shorten
-from plugin_bridge.results import manifest
+from plugin_bridge.results import formats_json, manifest
 from plugin_bridge.uploads import parse_params, receive_upload, validate_upload
 from plugin_bridge.workdir import remove_stale_work_folders
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SERVER_NAME = "illustrators-depth-bridge"
 MAX_KEY_CHARS = 128
-FILE_TYPES = {"psd": "image/vnd.adobe.photoshop", "ora": "image/openraster"}
 EVENT_ID_DIGITS = 18
 LAYER_INDEX_DIGITS = 6
 RANGE_DIGITS = 18
@@ -103,6 +103,7 @@ def create_app(
                 "started_at": manager.started_at,
                 "layers": {"min": 1, "max": config.max_layers, "default": 6},
                 "completion": list(completion_modes),
+                "formats": formats_json(),
                 "limits": {
                     "max_body_bytes": config.max_body_bytes,
                     "max_pixels": config.max_pixels,
@@ -237,15 +238,15 @@ def create_app(
         job = finished_job(request)
         return file_reply(request, job.result.index_map_png, "image/png")
 
-    async def job_document(request: Request, kind: str) -> Response:
+    async def job_document(request: Request, fmt: Format) -> Response:
         job = finished_job(request)
         async with job.file_lock:
-            path = job.files.get(kind)
+            path = job.files.get(fmt.name)
             if path is None:
-                target = job.result.folder / f"result.{kind}"
-                path = await run_in_threadpool(job.result.save, target)
-                job.files[kind] = path
-        return file_reply(request, path, FILE_TYPES[kind], filename=f"{job.id}.{kind}")
+                target = job.result.folder / f"result{fmt.suffix}"
+                path = await run_in_threadpool(job.result.save, target, fmt.name)
+                job.files[fmt.name] = path
+        return file_reply(request, path, fmt.media_type, filename=f"{job.id}{fmt.suffix}")
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -279,8 +280,14 @@ def create_app(
         Route("/v1/jobs/{job_id}/result", job_result, methods=["GET"]),
         Route("/v1/jobs/{job_id}/layers/{i}.png", job_layer, methods=["GET"]),
         Route("/v1/jobs/{job_id}/index_map.png", job_index_map, methods=["GET"]),
-        Route("/v1/jobs/{job_id}/result.psd", partial(job_document, kind="psd"), methods=["GET"]),
-        Route("/v1/jobs/{job_id}/result.ora", partial(job_document, kind="ora"), methods=["GET"]),
+    ]
+    routes += [  # one download per file format of the registry: result.psd, result.ora, ...
+        Route(
+            f"/v1/jobs/{{job_id}}/result{fmt.suffix}",
+            partial(job_document, fmt=fmt),
+            methods=["GET"],
+        )
+        for fmt in file_formats()
     ]
     if static_dir is not None and static_dir.is_dir():
         routes.append(Mount("/", StaticFiles(directory=static_dir, html=True)))

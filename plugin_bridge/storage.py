@@ -7,10 +7,12 @@ keeps only a `StoredResult` (names, boxes, file paths: a few hundred bytes per l
     JOB/layers/I.png      layer I (0 = bottom), 8-bit RGBA, cropped to its bbox (served as is)
     JOB/index_map.png     8-bit preview of the index map (served as is)
     JOB/index_map.npy     float32 (H, W) index map, higher = front (for PSD/ORA/... writers)
+    JOB/regions.npz       the flat-colour region map (labels, colours, layer of each region), so
+                          the SVG writer traces the same parts as for a fresh decomposition
 
 `StoredResult.load()` rebuilds the full `Decomposition` from those files when a document format
-(PSD, ORA, ...) is first asked for; `StoredResult.save(path)` writes one like
-`Decomposition.save` does.
+(PSD, ORA, SVG, ...) is first asked for; `StoredResult.save(path, format)` writes one through
+the format registry (`decomposer.writers.save`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from decomposer.types import Decomposition, Layer
+from decomposer.types import Decomposition, Layer, RegionMap
+from decomposer.writers import save
 from plugin_bridge.results import index_map_preview, json_safe, png_bytes
 
 SOURCE_NAME = "source"
+REGIONS_NAME = "regions.npz"
 
 
 @dataclass(frozen=True)
@@ -95,12 +99,22 @@ class StoredResult:
             canvas_size=(width, height),
             source_rgba=source,
             info=dict(self.info),
+            regions=_load_regions(self.folder / REGIONS_NAME),
         )
 
     def save(self, path: str | Path, format: str | None = None, **options: Any) -> Path:
-        """Write the result to `path` atomically (format from the suffix), like
-        `Decomposition.save`."""
-        return self.load().save(path, format=format, **options)
+        """Write the result to `path` atomically (format from the suffix, see
+        `decomposer.writers.save`)."""
+        return save(self.load(), path, format, **options)
+
+
+def _load_regions(path: Path) -> RegionMap | None:
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return RegionMap(
+            labels=data["labels"], colours=data["colours"], layer_of_region=data["layer_of_region"]
+        )
 
 
 def store_result(dec: Decomposition, folder: Path, source: Path) -> StoredResult:
@@ -127,6 +141,13 @@ def store_result(dec: Decomposition, folder: Path, source: Path) -> StoredResult
         )
     (folder / "index_map.png").write_bytes(index_map_preview(dec.index_map))
     np.save(folder / "index_map.npy", np.asarray(dec.index_map, dtype=np.float32))
+    if dec.regions is not None:  # the flat-colour parts the SVG writer traces
+        np.savez(
+            folder / REGIONS_NAME,
+            labels=dec.regions.labels,
+            colours=dec.regions.colours,
+            layer_of_region=dec.regions.layer_of_region,
+        )
     os.replace(source, folder / SOURCE_NAME)
     width, height = dec.canvas_size
     return StoredResult(

@@ -59,15 +59,23 @@ def test_package_dependencies_point_one_way(package: str) -> None:
     assert not offenders, "\n".join(offenders)
 
 
+# Modules of training/ that evaluate the decomposer itself (its layers, its SVG) and so use its
+# public API; the rest of training/ uses decomposer/ for file I/O, SVG rendering and regions only.
+EVALUATES_DECOMPOSER = {"amodal_eval.py", "vector_eval.py"}
+
+
 def test_training_uses_decomposer_only_for_file_io_and_regions() -> None:
     allowed = {
         "decomposer.image_io",
         "decomposer.atomic",
         "decomposer.regions",
         "decomposer.errors",
+        "decomposer.svg_render",
     }
     offenders = []
     for path in sorted((ROOT / "training").rglob("*.py")):
+        if path.name in EVALUATES_DECOMPOSER:
+            continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if (

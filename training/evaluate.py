@@ -180,12 +180,17 @@ def _fmt(value: float) -> str:
 
 def write_report(report: EvalReport, path: str | os.PathLike[str]) -> Path:
     """Write the report as JSON atomically (temp file in the same folder, then os.replace)."""
+    return write_json(report.to_dict(), path)
+
+
+def write_json(document: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write a JSON-ready dict atomically (temp file in the same folder, then os.replace)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(report.to_dict(), f, indent=1)
+            json.dump(document, f, indent=1)
             f.write("\n")
         os.replace(tmp, out)
     except BaseException:

@@ -83,7 +83,8 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and where its results go. depth_out: index-map path or None.
+    """One input file and where its results go. depth_out: index-map path or None; preview:
+    PNG contact-sheet path (input, index map, every layer; `decomposer.preview`) or None.
 
     Paths are as the user gave them (relative to the driver's working folder or absolute).
     """
@@ -91,6 +92,7 @@ class Job:
     source: Path
     output: Path
     depth_out: Path | None = None
+    preview: Path | None = None
 
     def absolute(self, cwd: Path) -> Job:
         """The same job with every path made absolute against `cwd` (for another process)."""
@@ -99,7 +101,8 @@ class Job:
             return path if path.is_absolute() else cwd / path
 
         depth = None if self.depth_out is None else anchor(self.depth_out)
-        return Job(anchor(self.source), anchor(self.output), depth)
+        preview = None if self.preview is None else anchor(self.preview)
+        return Job(anchor(self.source), anchor(self.output), depth, preview)
 
 
 @dataclass

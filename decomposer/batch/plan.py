@@ -23,10 +23,11 @@ from pathlib import Path
 from decomposer.atomic import is_temp_name
 from decomposer.batch.jobs import Job
 from decomposer.errors import InvalidOptionError
+from decomposer.image_io import SVG_SUFFIXES
 from decomposer.writers import default_output_path
 from decomposer.writers.png_stack import MANIFEST_FORMAT, MANIFEST_NAME
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif") + SVG_SUFFIXES
 GLOB_CHARS = frozenset("*?[")
 MAX_LISTED_CONFLICTS = 100  # Survey keeps this many conflict messages (all are counted)
 

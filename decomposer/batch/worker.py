@@ -30,6 +30,7 @@ from decomposer.batch.jobs import (
 )
 from decomposer.errors import Cancelled, DecomposerError, ImageLoadError
 from decomposer.image_io import LoadedImage
+from decomposer.preview import write_preview
 from decomposer.processes import owner_tag
 from decomposer.writers import write_decomposition, write_index_map
 
@@ -134,6 +135,8 @@ def process_file(
         if io_job.depth_out is not None:
             write_index_map(dec.index_map, io_job.depth_out)
             result.depth_out = str(job.depth_out)
+        if io_job.preview is not None:
+            write_preview(dec, io_job.preview)
         result.layers = len(dec.layers)
         result.output_stamp = output_stamp(io_job.output)
         if options.verify:

@@ -9,12 +9,7 @@ from PIL import Image
 
 from decomposer.atomic import atomic_path
 from decomposer.errors import InvalidOptionError
-from decomposer.writers.psd import scale_index_map
-
-
-def index_map_to_gray16(index_map: np.ndarray) -> np.ndarray:
-    """Index map float (H, W) -> uint16 (H, W), min-max scaled over the map, 0 = back."""
-    return scale_index_map(index_map, 65535, np.uint16)
+from decomposer.pixels import index_map_to_gray16
 
 
 def write_index_map(index_map: np.ndarray, path: str | Path) -> Path:

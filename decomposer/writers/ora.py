@@ -1,4 +1,7 @@
-"""OpenRaster (.ora) writer: Krita's and GIMP's native layered exchange format.
+"""OpenRaster (.ora) writer and reader: the open layered exchange format.
+
+Read by Krita and MyPaint natively and by GIMP 3.0 (its bundled OpenRaster plug-in); GIMP 2.10
+reads it only through its Python 2 OpenRaster plug-in, which Debian 12's GIMP does not ship.
 
 Layout (OpenRaster 0.0.5): `mimetype` first and STORED (uncompressed), `stack.xml` (first child
 = topmost layer), one PNG per layer under `data/`, `mergedimage.png` (full composite) and
@@ -7,7 +10,6 @@ Layout (OpenRaster 0.0.5): `mimetype` first and STORED (uncompressed), `stack.xm
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -16,25 +18,13 @@ import numpy as np
 from PIL import Image
 
 from decomposer.atomic import atomic_path
-from decomposer.types import Decomposition
-from decomposer.writers.psd import INDEX_MAP_LAYER_NAME, ORIGINAL_LAYER_NAME, index_map_to_gray8
+from decomposer.pixels import drawable, gray_to_rgba, index_map_to_gray8, png_bytes
+from decomposer.types import Decomposition, Layer
+from decomposer.writers.base import Format, ReadBack, exact_check
+from decomposer.writers.psd import INDEX_MAP_LAYER_NAME, ORIGINAL_LAYER_NAME
 
 MIMETYPE = "image/openraster"
 THUMBNAIL_MAX = 256
-
-
-def png_bytes(image: Image.Image, compress_level: int = 1) -> bytes:
-    """Encode a PIL image as PNG bytes."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
-
-
-def drawable(rgba: np.ndarray) -> np.ndarray:
-    """`rgba` itself, or one transparent pixel for an empty layer (PNG has no 0-size images)."""
-    if rgba.shape[0] == 0 or rgba.shape[1] == 0:
-        return np.zeros((1, 1, 4), dtype=np.uint8)
-    return np.ascontiguousarray(rgba)
 
 
 def _stack_xml(width: int, height: int, entries: list[dict[str, str]]) -> bytes:
@@ -61,9 +51,8 @@ def write_ora(dec: Decomposition, path: str | Path, *, extras: bool = True) -> P
         (layer.name, layer.rgba, layer.offset, True) for layer in dec.layers
     ]
     if extras:
-        gray = index_map_to_gray8(dec.index_map)
         pieces.append((ORIGINAL_LAYER_NAME, dec.source_rgba, (0, 0), False))
-        gray_rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+        gray_rgba = gray_to_rgba(index_map_to_gray8(dec.index_map))
         pieces.append((INDEX_MAP_LAYER_NAME, gray_rgba, (0, 0), False))
 
     composite = Image.fromarray(np.asarray(dec.composite(), dtype=np.uint8), "RGBA")
@@ -75,7 +64,7 @@ def write_ora(dec: Decomposition, path: str | Path, *, extras: bool = True) -> P
         archive.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
         for number, (name, rgba, (x, y), visible) in enumerate(pieces, start=1):
             src = f"data/layer{number:03d}.png"
-            archive.writestr(src, png_bytes(Image.fromarray(drawable(rgba), "RGBA")))
+            archive.writestr(src, png_bytes(drawable(rgba), "RGBA"))
             entries.append(
                 {
                     "name": name,
@@ -93,3 +82,32 @@ def write_ora(dec: Decomposition, path: str | Path, *, extras: bool = True) -> P
         archive.writestr("mergedimage.png", png_bytes(composite))
         archive.writestr("Thumbnails/thumbnail.png", png_bytes(thumbnail))
     return path
+
+
+def read_ora_layers(path: Path) -> ReadBack:
+    """Layers of an OpenRaster file (zip + stack.xml + PNGs), bottom -> top."""
+    with zipfile.ZipFile(path) as archive:
+        root = ET.fromstring(archive.read("stack.xml"))
+        layers: list[Layer] = []
+        visible: list[bool] = []
+        for node in reversed(root.find("stack").findall("layer")):
+            with archive.open(node.get("src")) as handle:
+                rgba = np.asarray(Image.open(handle).convert("RGBA"), dtype=np.uint8)
+            offset = (int(node.get("x", "0")), int(node.get("y", "0")))
+            layers.append(Layer(name=node.get("name", ""), rgba=rgba, offset=offset))
+            visible.append(node.get("visibility", "visible") != "hidden")
+    return ReadBack(layers, visible, (int(root.get("w")), int(root.get("h"))))
+
+
+FORMAT = Format(
+    name="ora",
+    title="ORA",
+    description="OpenRaster (Krita, MyPaint, GIMP 3.0; GIMP 2.10 only with its Python 2 "
+    "OpenRaster plug-in, which Debian 12's GIMP lacks)",
+    suffixes=(".ora",),
+    media_type=MIMETYPE,
+    write=write_ora,
+    check=exact_check(read_ora_layers),
+    read=read_ora_layers,
+    order=10,
+)

@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image
 
 from decomposer.atomic import atomic_dir
-from decomposer.types import Decomposition
-from decomposer.writers.index_map import index_map_to_gray16
-from decomposer.writers.ora import drawable
+from decomposer.pixels import drawable, index_map_to_gray16
+from decomposer.types import Decomposition, Layer
+from decomposer.writers.base import Format, ReadBack, exact_check
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "illustrators-depth/png-stack"
@@ -74,3 +74,30 @@ def write_png_stack(dec: Decomposition, folder: str | Path, *, extras: bool = Tr
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
     return folder
+
+
+def read_png_stack_layers(folder: Path) -> ReadBack:
+    """Layers of a PNG-stack folder via its manifest.json, bottom -> top (all visible)."""
+    manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    layers = []
+    for entry in manifest["layers"]:
+        rgba = np.asarray(Image.open(folder / entry["file"]).convert("RGBA"), dtype=np.uint8)
+        if entry["width"] == 0 or entry["height"] == 0:
+            rgba = rgba[:0, :0]
+        layers.append(Layer(name=entry["name"], rgba=rgba, offset=(entry["x"], entry["y"])))
+    canvas = manifest["canvas"]
+    return ReadBack(layers, [True] * len(layers), (canvas["width"], canvas["height"]))
+
+
+FORMAT = Format(
+    name="png",
+    title="PNG stack",
+    description="a folder of PNGs (one per layer, bottom first) + manifest.json, for any tool",
+    suffixes=(),
+    media_type="inode/directory",
+    write=write_png_stack,
+    check=exact_check(read_png_stack_layers),
+    read=read_png_stack_layers,
+    folder=True,
+    order=20,
+)

@@ -18,7 +18,9 @@ from psd_tools.api.layers import PixelLayer
 from psd_tools.constants import Compression
 
 from decomposer.atomic import atomic_path
-from decomposer.types import Decomposition
+from decomposer.pixels import gray_to_rgba, index_map_to_gray8
+from decomposer.types import Decomposition, Layer
+from decomposer.writers.base import Format, ReadBack, exact_check
 
 ORIGINAL_LAYER_NAME = "Original image"
 INDEX_MAP_LAYER_NAME = "Layer index map (white = front)"
@@ -52,35 +54,6 @@ def matte_on_white(rgba: np.ndarray) -> np.ndarray:
     return out
 
 
-def scale_index_map(index_map: np.ndarray, top: int, dtype: type) -> np.ndarray:
-    """Index map float (H, W) -> `dtype` (H, W), min-max scaled to 0 (back) .. `top` (front).
-
-    A constant map gives all zeros; NaN/inf are treated as 0.
-    """
-    values = np.asarray(index_map, dtype=np.float32)
-    if not np.isfinite(values).all():
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-    low, high = float(values.min()), float(values.max())
-    if high <= low:
-        return np.zeros(values.shape, dtype=dtype)
-    scaled = values - np.float32(low)
-    scaled *= np.float32(top / (high - low))
-    scaled += np.float32(0.5)
-    np.clip(scaled, 0, top, out=scaled)
-    return scaled.astype(dtype)
-
-
-def index_map_to_gray8(index_map: np.ndarray) -> np.ndarray:
-    """Index map float (H, W) -> uint8 (H, W), min-max scaled, 0 = back, 255 = front."""
-    return scale_index_map(index_map, 255, np.uint8)
-
-
-def gray_to_rgba_image(gray: np.ndarray) -> Image.Image:
-    """uint8 (H, W) -> opaque gray RGBA PIL image (for editors, layers are RGB(A))."""
-    plane = Image.fromarray(np.ascontiguousarray(gray), "L")
-    return Image.merge("RGBA", (plane, plane, plane, Image.new("L", plane.size, 255)))
-
-
 def _add_layer(
     psd: PSDImage, pixels: np.ndarray | Image.Image, name: str, offset: tuple[int, int]
 ) -> PixelLayer:
@@ -110,7 +83,7 @@ def build_psd(dec: Decomposition, *, extras: bool = True) -> PSDImage:
     if extras:
         original = _add_layer(psd, dec.source_rgba, ORIGINAL_LAYER_NAME, (0, 0))
         original.visible = False
-        gray = gray_to_rgba_image(index_map_to_gray8(dec.index_map))
+        gray = gray_to_rgba(index_map_to_gray8(dec.index_map))
         index_layer = _add_layer(psd, gray, INDEX_MAP_LAYER_NAME, (0, 0))
         index_layer.visible = False
     return psd
@@ -128,3 +101,35 @@ def write_psd(dec: Decomposition, path: str | Path, *, extras: bool = True) -> P
     with atomic_path(path) as tmp:
         psd.save(tmp)
     return path
+
+
+def read_psd_layers(path: Path) -> ReadBack:
+    """Top-level pixel layers of a PSD via psd-tools, bottom -> top."""
+    psd = PSDImage.open(path)
+    layers: list[Layer] = []
+    visible: list[bool] = []
+    for item in psd:
+        if item.is_group():
+            raise ValueError(f"{path}: unexpected layer group {item.name!r}")
+        image = item.topil()
+        width, height = item.width, item.height
+        if image is None:
+            rgba = np.zeros((height, width, 4), np.uint8)
+        else:
+            rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+        layers.append(Layer(name=item.name, rgba=rgba, offset=(item.left, item.top)))
+        visible.append(bool(item.visible))
+    return ReadBack(layers, visible, (psd.width, psd.height))
+
+
+FORMAT = Format(
+    name="psd",
+    title="PSD",
+    description="layered Photoshop document (Photoshop, Photopea, Krita, GIMP, Affinity)",
+    suffixes=(".psd",),
+    media_type="image/vnd.adobe.photoshop",
+    write=write_psd,
+    check=exact_check(read_psd_layers),
+    read=read_psd_layers,
+    order=0,
+)

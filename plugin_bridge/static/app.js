@@ -13,7 +13,7 @@ const ui = {
   drop: $("drop-zone"), file: $("file-input"), preview: $("input-preview"),
   fromPhotopea: $("from-photopea"), count: $("layer-count"), auto: $("layer-auto"),
   decompose: $("decompose"), cancel: $("cancel"), progress: $("progress"), status: $("status"),
-  result: $("result-panel"), psd: $("download-psd"), ora: $("download-ora"),
+  result: $("result-panel"), downloads: $("download-links"),
   toPhotopea: $("to-photopea"), indexMap: $("index-map"), total: $("layer-total"), layers: $("layers"),
 };
 
@@ -195,18 +195,17 @@ function showProgress(status) {
 
 async function showResult(client, id) {
   const manifest = await client.result(id);
-  const [psd, ora, indexMap, ...pngs] = await Promise.all([
-    client.file(id, "result.psd"),
-    client.file(id, "result.ora"),
+  const documents = manifest.documents || [];
+  const [indexMap, ...files] = await Promise.all([
     client.file(id, "index_map.png"),
+    ...documents.map((doc) => client.file(id, `result${doc.suffix}`)),
     ...manifest.layers.map((layer) => client.file(id, `layers/${layer.i}.png`)),
   ]);
+  const blobs = files.slice(0, documents.length);
+  const pngs = files.slice(documents.length);
   const base = (image.name || "illustration").replace(/\.[^.]+$/, "");
-  ui.psd.dataset.job = id;
-  ui.psd.href = own(psd);
-  ui.psd.download = `${base}.psd`;
-  ui.ora.href = own(ora);
-  ui.ora.download = `${base}.ora`;
+  ui.downloads.replaceChildren(...documents.map((doc, k) => downloadLink(doc, blobs[k], base, id)));
+  const psd = blobs[documents.findIndex((doc) => doc.format === "psd")];
   ui.indexMap.src = own(indexMap);
   ui.total.textContent = String(manifest.layers.length);
   const { width, height } = manifest.canvas;
@@ -225,6 +224,19 @@ export function hiddenNote(fraction) {
   const percent = Math.round(100 * share);
   const shown = percent < 1 ? "less than 1" : percent >= 100 && share < 1 ? "over 99" : String(percent);
   return ` · ${shown} % of this layer was hidden and is filled in`;
+}
+
+/** "Download PSD" & co.: a link to the fetched document blob, named after the input. */
+function downloadLink(doc, blob, base, jobId) {
+  const link = document.createElement("a");
+  link.id = `download-${doc.format}`;
+  link.className = "button";
+  link.textContent = `Download ${doc.title}`;
+  link.title = doc.description;
+  link.dataset.job = jobId;
+  link.href = own(blob);
+  link.download = `${base}${doc.suffix}`;
+  return link;
 }
 
 /** One layer row: thumbnail placed at its offset on a checkerboard canvas-sized frame. */

@@ -151,7 +151,7 @@ def test_cancelled_from_progress_aborts(stage: str) -> None:
         ({"layers": 0}, "layers must be a positive integer"),
         ({"layers": "many"}, "layers must be a positive integer or 'auto'"),
         ({"layers": True}, "layers must be a positive integer"),
-        ({"completion": "magic"}, "completion must be one of nearest, harmonic, none"),
+        ({"completion": "magic"}, "completion must be one of regions, nearest, harmonic, none"),
         ({"tau": -1.0}, "tau must be in"),
         (
             {"index_map": np.zeros((10, 12), np.float32)},
@@ -228,14 +228,21 @@ def test_predict_and_decompose_with_a_network() -> None:
 def test_save_writes_a_psd_with_the_layers(tmp_path: Path) -> None:
     rgba, index = _bands()
     dec = decompose(rgba, layers=6, index_map=index)
-    path = dec.save(tmp_path / "out.psd")
+    path = decomposer.save(dec, tmp_path / "out.psd")
     psd = PSDImage.open(path)
     names = [layer.name for layer in psd]
     assert names[:6] == [layer.name for layer in dec.layers]
 
 
 def test_public_names_are_exported() -> None:
-    for name in ("decompose", "predict_index", "load_model", "composite_layers", "load_image"):
+    for name in (
+        "decompose",
+        "predict_index",
+        "load_model",
+        "composite_layers",
+        "load_image",
+        "save",
+    ):
         assert callable(getattr(decomposer, name))
 
 

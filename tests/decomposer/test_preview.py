@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,24 @@ def test_contact_sheet_stacks_rows_and_rejects_empty() -> None:
     assert sheet.shape[0] == 2 * single.shape[0] + 4
     with pytest.raises(ValueError, match="at least one"):
         contact_sheet([])
+
+
+def test_cli_preview_writes_a_contact_sheet(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from decomposer.cli import main
+
+    source = tmp_path / "art.png"
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[:] = (30, 80, 160)
+    rgb[10:30, 10:40] = (240, 200, 30)
+    Image.fromarray(rgb).save(source)
+    sheet = tmp_path / "sheet.png"
+    args = [str(source), "-o", str(tmp_path / "art.psd"), "--model", "tiny", "--layers", "2"]
+    result = CliRunner().invoke(main, [*args, "--preview", str(sheet)])
+    assert result.exit_code == 0, result.output
+    image = np.asarray(Image.open(sheet).convert("RGB"))
+    assert image.shape[1] > 3 * image.shape[0]  # input, index map, 2 layers side by side
+    bad = CliRunner().invoke(main, [*args, "--preview", str(tmp_path / "sheet.jpg")])
+    assert bad.exit_code == 2 and "--preview must end in .png" in bad.output

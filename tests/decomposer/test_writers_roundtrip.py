@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 from psd_tools import PSDImage
 
+from decomposer import save
 from decomposer.composite import composite_layers
+from decomposer.pixels import index_map_to_gray8
 from decomposer.types import Decomposition, Layer
 from decomposer.verify import read_layers, verify_output
 from decomposer.writers import default_output_path, format_for_path, write_decomposition
@@ -21,7 +23,6 @@ from decomposer.writers.png_stack import write_png_stack
 from decomposer.writers.psd import (
     INDEX_MAP_LAYER_NAME,
     ORIGINAL_LAYER_NAME,
-    index_map_to_gray8,
     matte_on_white,
     write_psd,
 )
@@ -262,7 +263,7 @@ def test_write_decomposition_dispatches_by_suffix(
     tmp_path: Path, name: str, fmt: str, magic: bytes
 ) -> None:
     dec = _sample()
-    path = dec.save(tmp_path / name)
+    path = save(dec, tmp_path / name)
     assert format_for_path(path) == fmt and path.read_bytes()[:4].startswith(magic)
     folder = write_decomposition(dec, tmp_path / "stack", format="png")
     assert (folder / "manifest.json").is_file()

@@ -79,7 +79,7 @@ def test_submit_path_poll_and_download_psd_and_ora(
     assert psd.size == (56, 40)
     assert len([layer for layer in psd.descendants() if layer.kind == "pixel"]) >= 1
     assert ora_path.read_bytes()[:2] == b"PK"
-    with pytest.raises(ValueError, match="psd or .ora"):
+    with pytest.raises(ValueError, match=r"\.ora or \.psd"):
         client.download(job.id, out / "art.tiff")
 
 

@@ -1,7 +1,7 @@
 """The bridge web page in a real headless Chromium (Debian chromium + chromedriver, no downloads).
 
 Drives a real bridge on 127.0.0.1: load the page, paste the token, upload an illustration, see the
-index map and N layers, download the PSD and read it back with psd-tools.
+index map and N layers, download the PSD and read it back with psd-tools, download the SVG.
 """
 
 from __future__ import annotations
@@ -164,6 +164,18 @@ def test_page_decomposes_and_downloads_a_psd(
         if layer.is_visible():
             canvas.alpha_composite(layer.topil().convert("RGBA"), (layer.left, layer.top))
     assert np.array_equal(np.asarray(canvas), upload), "the PSD's layers must recomposite exactly"
+
+    # "Download SVG": the layered SVG, one Inkscape layer per layer, drawn like the upload
+    from decomposer.writers.svg import read_svg_text, rendered_similarity, svg_layer_labels
+
+    svg_link = driver.find_element(By.ID, "download-svg")
+    assert svg_link.text == "Download SVG" and svg_link.get_attribute("download") == "house.svg"
+    svg_link.click()
+    svg_path = downloads / "house.svg"
+    wait_for(driver, lambda d: svg_path.exists() and not list(downloads.glob("*.crdownload")), 30)
+    text = read_svg_text(svg_path)
+    assert svg_layer_labels(text) == names
+    assert rendered_similarity(text, upload) > 0.9
 
 
 def give_file(driver: object, data: bytes, name: str, *, drop: bool = False) -> None:
