@@ -42,7 +42,7 @@ class RegionConfig:
     """
 
     lab_step: float = 6.0
-    merge_delta_e: float = 6.0
+    merge_delta_e: float = 0.0
     min_area: int | None = None
     blend_tolerance: float = 12.0
     max_speck_steps: int = 512
