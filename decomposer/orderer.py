@@ -42,16 +42,32 @@ class SolverConfig:
     clip: bound on |d_ab| (logit units, > 0). lam: weight of the unary prior (>= 0; > 0 keeps the
     system definite for regions in no pair). scale: spread of the prior in margin units (s of the
     back-most region ~ 0, front-most ~ scale). weight: pair weight w_ab, "unit" (1 each) or
-    "boundary" (1 + log1p of the shared boundary length in px).
+    "boundary" (1 + log1p of the shared boundary length in px). context: the weight factor of
+    context pairs (regions that neither touch nor surround one another), >= 0.
     """
 
     clip: float = 4.0
     lam: float = 0.3
     scale: float = 8.0
     weight: str = "unit"
+    context: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
-        return {"clip": self.clip, "lam": self.lam, "scale": self.scale, "weight": self.weight}
+        return {
+            "clip": self.clip,
+            "lam": self.lam,
+            "scale": self.scale,
+            "weight": self.weight,
+            "context": self.context,
+        }
+
+    def pair_weights(self, shared: np.ndarray, related: np.ndarray | None) -> np.ndarray:
+        """float64 (P,) w_ab from the shared boundary lengths and the related flags."""
+        shared = np.asarray(shared, dtype=np.float64)
+        w = 1.0 + np.log1p(shared) if self.weight == "boundary" else np.ones(len(shared))
+        if related is not None:
+            w = np.where(related, w, self.context * w)
+        return w
 
 
 def solve_order(
@@ -163,9 +179,7 @@ class Orderer:
         count = len(inputs.unary)
         margins = self.pair_margins(inputs)
         prior = self.unary_prior(inputs)
-        weights = None
-        if self.solver.weight == "boundary":
-            weights = 1.0 + np.log1p(inputs.shared.astype(np.float64))
+        weights = self.solver.pair_weights(inputs.shared, inputs.related)
         return solve_order(count, inputs.pairs, margins, prior, self.solver, weights)
 
 

@@ -6,8 +6,10 @@ runs in the pipeline, so a model and its features never drift apart (`FEATURE_VE
 
 * Unary features (`UNARY_FEATURES`, one row per region): size, shape, image-border contact,
   surround depth, colour, position, and ranks among the image's regions.
-* Pairs: every 4-adjacent pair and every (outer, inner) surround pair; each pair gets one feature
-  row per orientation (a, b) and (b, a) (`PAIR_FEATURES`: a's and b's unary features, then their
+* Pairs: every 4-adjacent pair and every (outer, inner) surround pair ("related" pairs), plus
+  context pairs that touch nowhere: all other pairs in images of at most `ALL_PAIRS_UP_TO`
+  regions, else each region with its `CONTEXT_NEIGHBOURS` nearest regions (by centroid). Each
+  pair gets one feature row per orientation (a, b) and (b, a) (`PAIR_FEATURES`: a's and b's unary features, then their
   relation: shared boundary shares, surround flags, box inclusion, colour and size differences,
   and how much of a small disk around the shared boundary each side owns — the piece in front is
   usually the convex side, so it owns less).
@@ -27,7 +29,7 @@ import numpy as np
 from decomposer.region_graph import RegionGraph, build_region_graph
 from decomposer.regions import Regions, rgb_to_lab
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 3
 
 UNARY_FEATURES: tuple[str, ...] = (
     "log_area",
@@ -56,10 +58,12 @@ UNARY_FEATURES: tuple[str, ...] = (
     "max_attach",
     "log_regions",
     "max_depth",
+    "solidity",
 )
 NET_UNARY: tuple[str, ...] = ("net_rank", "net_z")
 
 _RELATION: tuple[str, ...] = (
+    "related",
     "adjacent",
     "shared_a",
     "shared_b",
@@ -78,6 +82,11 @@ _RELATION: tuple[str, ...] = (
     "centroid_dist",
     "disk_a",
     "disk_b",
+    "wide_disk_a",
+    "wide_disk_b",
+    "hull_a_covers_b",
+    "hull_b_covers_a",
+    "same_parent",
 )
 _NET_RELATION: tuple[str, ...] = ("net_diff",)
 
@@ -89,7 +98,11 @@ NET_PAIR: tuple[str, ...] = (
 )
 
 DISK_RADIUS = 4  # px, around each shared-boundary pixel edge
+WIDE_DISK_RADIUS = 12  # px, sampled every 3 px
 MAX_DISK_EDGES = 20_000  # boundary pixel edges sampled for the disk shares (strided)
+MAX_WIDE_DISK_EDGES = 6_000
+ALL_PAIRS_UP_TO = 32  # regions; above, context pairs are nearest neighbours
+CONTEXT_NEIGHBOURS = 8
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,7 @@ class OrdererInputs:
     graph: the region graph. unary: float32 (R, U) (`unary_names`). pairs: int64 (P, 2) related
     pairs (a < b). pair_ab / pair_ba: float32 (P, F) features of the orientations (a, b) and
     (b, a) (`pair_names`). shared: int64 (P,) shared boundary length (0 for surround-only pairs).
+    related: bool (P,) adjacent or surround pair (False: a context pair).
     """
 
     graph: RegionGraph
@@ -109,6 +123,7 @@ class OrdererInputs:
     shared: np.ndarray
     unary_names: tuple[str, ...]
     pair_names: tuple[str, ...]
+    related: np.ndarray | None = None
 
 
 def feature_names(use_net: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -128,17 +143,23 @@ def orderer_inputs(
     labels = regions.labels
     if graph is None:
         graph = build_region_graph(labels, regions.count)
-    unary = _unary(graph, regions)
+    pairs, shared, related = ordered_pairs(graph)
+    hull = _hull_cover(labels, graph, pairs)
+    unary = _unary(graph, regions, hull.solidity)
     unary_names = UNARY_FEATURES
     net_unary = None
     if net_index is not None:
         net_unary = _net_unary(net_index, labels, regions.count)
         unary = np.concatenate([unary, net_unary], axis=1)
         unary_names = unary_names + NET_UNARY
-    pairs, shared = related_pairs(graph)
-    disk_lo, disk_hi = _disk_shares(labels, pairs)
-    rel_ab = _relation(graph, regions, unary, pairs[:, 0], pairs[:, 1], shared, disk_lo, disk_hi)
-    rel_ba = _relation(graph, regions, unary, pairs[:, 1], pairs[:, 0], shared, disk_hi, disk_lo)
+    disk_lo, disk_hi = _disk_shares(labels, pairs, _disk_offsets(DISK_RADIUS), MAX_DISK_EDGES)
+    wide_lo, wide_hi = _disk_shares(
+        labels, pairs, _disk_offsets(WIDE_DISK_RADIUS, 3), MAX_WIDE_DISK_EDGES
+    )
+    lo_side = (disk_lo, wide_lo, hull.lo_covers_hi)
+    hi_side = (disk_hi, wide_hi, hull.hi_covers_lo)
+    rel_ab = _relation(graph, regions, pairs[:, 0], pairs[:, 1], shared, lo_side, hi_side)
+    rel_ba = _relation(graph, regions, pairs[:, 1], pairs[:, 0], shared, hi_side, lo_side)
     base = unary[:, : len(UNARY_FEATURES)]
     parts_ab = [base[pairs[:, 0]], base[pairs[:, 1]], rel_ab]
     parts_ba = [base[pairs[:, 1]], base[pairs[:, 0]], rel_ba]
@@ -157,6 +178,34 @@ def orderer_inputs(
         shared=shared,
         unary_names=unary_names,
         pair_names=pair_names,
+        related=related,
+    )
+
+
+def ordered_pairs(graph: RegionGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pairs int64 (P, 2) a < b, shared int64 (P,), related bool (P,)): the related pairs
+    (`related_pairs`), then the context pairs (see the module docstring)."""
+    pairs, shared = related_pairs(graph)
+    count = graph.count
+    if count < 2:
+        return pairs, shared, np.ones(len(pairs), bool)
+    if count <= ALL_PAIRS_UP_TO:
+        lo, hi = np.triu_indices(count, 1)
+    else:
+        from scipy.spatial import cKDTree
+
+        k = min(CONTEXT_NEIGHBOURS + 1, count)
+        _, nearest = cKDTree(graph.centroid).query(graph.centroid, k=k)
+        a = np.repeat(np.arange(count), k - 1)
+        b = nearest[:, 1:].ravel()
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+    codes = np.setdiff1d(lo.astype(np.int64) * count + hi, pairs[:, 0] * count + pairs[:, 1])
+    extra = np.stack(np.divmod(codes, count), axis=1).astype(np.int64).reshape(-1, 2)
+    related = np.concatenate([np.ones(len(pairs), bool), np.zeros(len(extra), bool)])
+    return (
+        np.concatenate([pairs, extra]),
+        np.concatenate([shared, np.zeros(len(extra), np.int64)]),
+        related,
     )
 
 
@@ -175,7 +224,7 @@ def related_pairs(graph: RegionGraph) -> tuple[np.ndarray, np.ndarray]:
     return pairs, shared
 
 
-def _unary(graph: RegionGraph, regions: Regions) -> np.ndarray:
+def _unary(graph: RegionGraph, regions: Regions, solidity: np.ndarray) -> np.ndarray:
     r = graph.count
     h, w = graph.shape
     n_pixels = float(h * w)
@@ -230,8 +279,9 @@ def _unary(graph: RegionGraph, regions: Regions) -> np.ndarray:
         "max_attach": max_attach,
         "log_regions": np.full(r, np.log(max(r, 1))),
         "max_depth": np.full(r, max_depth),
+        "solidity": solidity,
     }
-    return np.stack([cols[name] for name in UNARY_FEATURES], axis=1).reshape(r, -1)
+    return np.stack([cols[name] for name in UNARY_FEATURES], axis=1).reshape(r, len(UNARY_FEATURES))
 
 
 def _net_unary(net_index: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
@@ -254,14 +304,18 @@ def _net_unary(net_index: np.ndarray, labels: np.ndarray, count: int) -> np.ndar
 def _relation(
     graph: RegionGraph,
     regions: Regions,
-    unary: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
     shared: np.ndarray,
-    disk_a: np.ndarray,
-    disk_b: np.ndarray,
+    side_a: tuple[np.ndarray, np.ndarray, np.ndarray],
+    side_b: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> np.ndarray:
-    """float64 (P, len(_RELATION)) relation features of the orientation (a, b)."""
+    """float64 (P, len(_RELATION)) relation features of the orientation (a, b).
+
+    side_a / side_b: (disk share, wide disk share, hull cover of the other) of a and of b.
+    """
+    disk_a, wide_a, hull_a = side_a
+    disk_b, wide_b, hull_b = side_b
     h, w = graph.shape
     perim = np.maximum(graph.perimeter.astype(np.float64), 1.0)
     box = graph.bbox.astype(np.float64)
@@ -273,12 +327,15 @@ def _relation(
     areas = np.maximum(graph.areas.astype(np.float64), 1.0)
     border_share = graph.border / perim
     diag = float(np.hypot(h, w)) or 1.0
+    surround_ab = graph.surrounds(a, b)
+    surround_ba = graph.surrounds(b, a)
     cols = {
+        "related": ((shared > 0) | surround_ab | surround_ba).astype(np.float64),
         "adjacent": (shared > 0).astype(np.float64),
         "shared_a": shared / perim[a],
         "shared_b": shared / perim[b],
-        "a_surrounds_b": graph.surrounds(a, b).astype(np.float64),
-        "b_surrounds_a": graph.surrounds(b, a).astype(np.float64),
+        "a_surrounds_b": surround_ab.astype(np.float64),
+        "b_surrounds_a": surround_ba.astype(np.float64),
         "a_parent_of_b": (graph.parent[b] == a).astype(np.float64),
         "b_parent_of_a": (graph.parent[a] == b).astype(np.float64),
         "depth_diff": (graph.depth[a] - graph.depth[b]).astype(np.float64),
@@ -292,19 +349,31 @@ def _relation(
         "centroid_dist": np.linalg.norm(graph.centroid[a] - graph.centroid[b], axis=1) / diag,
         "disk_a": disk_a,
         "disk_b": disk_b,
+        "wide_disk_a": wide_a,
+        "wide_disk_b": wide_b,
+        "hull_a_covers_b": hull_a,
+        "hull_b_covers_a": hull_b,
+        "same_parent": (graph.parent[a] == graph.parent[b]).astype(np.float64),
     }
-    return np.stack([cols[name] for name in _RELATION], axis=1).reshape(len(a), -1)
+    return np.stack([cols[name] for name in _RELATION], axis=1).reshape(len(a), len(_RELATION))
 
 
-def _disk_offsets(radius: int) -> tuple[np.ndarray, np.ndarray]:
-    dy, dx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+def _disk_offsets(radius: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (dy, dx) of a disk of `radius` px on a grid of `step` px."""
+    dy, dx = np.mgrid[-radius : radius + 1 : step, -radius : radius + 1 : step]
     keep = dy**2 + dx**2 <= radius**2
     return dy[keep].ravel(), dx[keep].ravel()
 
 
-def _disk_shares(labels: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair (lo, hi): the mean share of a disk (radius DISK_RADIUS) around their shared
-    boundary owned by lo and by hi; (NaN, NaN) for pairs that do not touch."""
+def _disk_shares(
+    labels: np.ndarray,
+    pairs: np.ndarray,
+    offsets: tuple[np.ndarray, np.ndarray],
+    max_edges: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair (lo, hi): the mean share of a disk (`offsets`) around their shared boundary
+    owned by lo and by hi, over at most `max_edges` boundary pixel edges (strided); (NaN, NaN)
+    for pairs that do not touch."""
     h, w = labels.shape
     count = int(labels.max()) + 1 if labels.size else 0
     n_pairs = len(pairs)
@@ -324,7 +393,7 @@ def _disk_shares(labels: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.
     xs = np.concatenate(xs_list)
     if ys.size == 0:
         return out_lo, out_hi
-    step = max(1, -(-ys.size // MAX_DISK_EDGES))
+    step = max(1, -(-ys.size // max_edges))
     ys, xs = ys[::step], xs[::step]
     # the two pixels on either side of each edge
     y0 = np.floor(ys).astype(np.int64)
@@ -345,7 +414,7 @@ def _disk_shares(labels: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.
     own_lo = np.zeros(ys.size)
     own_hi = np.zeros(ys.size)
     total = np.zeros(ys.size)
-    for oy, ox in zip(*_disk_offsets(DISK_RADIUS), strict=True):
+    for oy, ox in zip(*offsets, strict=True):
         yy, xx = cy + oy, cx + ox
         inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
         lab = np.full(ys.size, -2, np.int64)
@@ -362,3 +431,86 @@ def _disk_shares(labels: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.
     out_lo[has] = s_lo[has] / n[has]
     out_hi[has] = s_hi[has] / n[has]
     return out_lo, out_hi
+
+
+@dataclass(frozen=True)
+class _HullCover:
+    """solidity: float64 (R,) area / convex hull area (1 for degenerate hulls).
+    lo_covers_hi / hi_covers_lo: float64 (P,) share of the pair's second (first) region's
+    pixels inside the convex hull of its first (second) region."""
+
+    solidity: np.ndarray
+    lo_covers_hi: np.ndarray
+    hi_covers_lo: np.ndarray
+
+
+def _hull_cover(labels: np.ndarray, graph: RegionGraph, pairs: np.ndarray) -> _HullCover:
+    """Convex hulls of the regions (of their boundary pixel centres) rasterised in their boxes."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    r = graph.count
+    solidity = np.ones(r)
+    lo_hi = np.zeros(len(pairs))
+    hi_lo = np.zeros(len(pairs))
+    if r == 0:
+        return _HullCover(solidity, lo_hi, hi_lo)
+    edge = np.zeros(labels.shape, bool)
+    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    edge[:, 1:] |= labels[:, :-1] != labels[:, 1:]
+    edge[:-1] |= labels[:-1] != labels[1:]
+    edge[1:] |= labels[:-1] != labels[1:]
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    ys, xs = np.nonzero(edge & (labels >= 0))
+    ids = labels[ys, xs].astype(np.int64)
+    order = np.argsort(ids, kind="stable")
+    ys, xs, ids = ys[order], xs[order], ids[order]
+    starts = np.searchsorted(ids, np.arange(r + 1))
+    # pairs by region, with the position of the region in the pair (0 = lo, 1 = hi)
+    by_region: list[list[tuple[int, int, int]]] = [[] for _ in range(r)]
+    for k, (lo, hi) in enumerate(pairs.tolist()):
+        by_region[lo].append((k, hi, 0))
+        by_region[hi].append((k, lo, 1))
+    areas = np.maximum(graph.areas.astype(np.float64), 1.0)
+    for region in range(r):
+        py, px = ys[starts[region] : starts[region + 1]], xs[starts[region] : starts[region + 1]]
+        if py.size < 3 or not by_region[region] and graph.areas[region] < 16:
+            continue
+        y0, x0, y1, x1 = graph.bbox[region]
+        pts = np.stack([py - y0, px - x0], axis=1).astype(np.float64)
+        try:
+            hull = ConvexHull(pts)
+        except QhullError:  # degenerate (a line): the hull is the region itself
+            continue
+        vy, vx = pts[hull.vertices, 0], pts[hull.vertices, 1]
+        inside = convex_polygon_mask(vy, vx, int(y1 - y0), int(x1 - x0))
+        inside[py - y0, px - x0] = True
+        crop = labels[y0:y1, x0:x1]
+        solidity[region] = min(1.0, graph.areas[region] / max(int(inside.sum()), 1))
+        if by_region[region]:
+            counts = np.bincount(crop[inside & (crop >= 0)], minlength=r)
+            for k, other, side in by_region[region]:
+                share = counts[other] / areas[other]
+                if side == 0:
+                    lo_hi[k] = share
+                else:
+                    hi_lo[k] = share
+    return _HullCover(solidity, lo_hi, hi_lo)
+
+
+def convex_polygon_mask(vy: np.ndarray, vx: np.ndarray, h: int, w: int) -> np.ndarray:
+    """bool (h, w): pixels whose centre (row, column) lies in the convex polygon with vertices
+    (vy, vx) in order (pixel units, within the canvas), edges included."""
+    rows = np.arange(h, dtype=np.float64)[:, None]
+    y0, x0 = vy, vx
+    y1, x1 = np.roll(vy, -1), np.roll(vx, -1)
+    lo, hi = np.minimum(y0, y1), np.maximum(y0, y1)
+    on = (rows >= lo - 1e-9) & (rows <= hi + 1e-9)
+    dy = np.where(y1 != y0, y1 - y0, 1.0)
+    t = np.clip((rows - y0) / dy, 0.0, 1.0)
+    x = x0 + t * (x1 - x0)
+    flat = (y1 == y0)[None, :] & on  # horizontal edges: both ends
+    left = np.where(on, np.where(flat, np.minimum(x0, x1), x), np.inf).min(axis=1)
+    right = np.where(on, np.where(flat, np.maximum(x0, x1), x), -np.inf).max(axis=1)
+    cols = np.arange(w, dtype=np.float64)[None, :]
+    return (cols >= left[:, None] - 1e-6) & (cols <= right[:, None] + 1e-6)

@@ -138,24 +138,20 @@ def build_region_graph(labels: np.ndarray, count: int | None = None) -> RegionGr
 
 
 def _boxes_and_centroids(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    h, w = labels.shape
     bbox = np.zeros((count, 4), np.int64)
     centroid = np.zeros((count, 2))
     if count == 0:
         return bbox, centroid
-    rows = labels >= 0
-    ids = labels[rows]
-    ys, xs = np.nonzero(rows)
-    areas = np.maximum(np.bincount(ids, minlength=count), 1)
-    centroid[:, 0] = np.bincount(ids, weights=ys, minlength=count) / areas
-    centroid[:, 1] = np.bincount(ids, weights=xs, minlength=count) / areas
-    for axis, size, (lo_col, hi_col) in ((0, h, (0, 2)), (1, w, (1, 3))):
-        coord = ys if axis == 0 else xs
-        lo = np.full(count, size, np.int64)
-        hi = np.zeros(count, np.int64)
-        np.minimum.at(lo, ids, coord)
-        np.maximum.at(hi, ids, coord + 1)
-        bbox[:, lo_col], bbox[:, hi_col] = lo, hi
+    flat = labels.ravel() + 1
+    areas = np.maximum(np.bincount(flat, minlength=count + 1)[1:], 1)
+    h, w = labels.shape
+    rows = np.repeat(np.arange(h, dtype=np.float64), w)
+    cols = np.tile(np.arange(w, dtype=np.float64), h)
+    centroid[:, 0] = np.bincount(flat, weights=rows, minlength=count + 1)[1:] / areas
+    centroid[:, 1] = np.bincount(flat, weights=cols, minlength=count + 1)[1:] / areas
+    for region, box in enumerate(ndi.find_objects(labels + 1, max_label=count)):
+        if box is not None:
+            bbox[region] = (box[0].start, box[1].start, box[0].stop, box[1].stop)
     return bbox, centroid
 
 

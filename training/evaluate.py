@@ -215,8 +215,8 @@ def evaluate(
 ) -> EvalReport:
     """Score every method in every view on the split's images of one or more dataset folders.
 
-    limit: at most this many images per folder (the first by name). ``progress(done, total)``
-    after each image.
+    limit: at most this many images per folder, evenly spaced in name order (names start with
+    the source, so every source keeps its share). ``progress(done, total)`` after each image.
     """
     if not methods:
         raise EvaluationError("nothing to evaluate: no model and no baseline")
@@ -230,8 +230,9 @@ def evaluate(
     todo = []
     for root in roots:
         records = read_records(root, split)
-        if limit is not None:
-            records = records[: max(0, limit)]
+        if limit is not None and len(records) > max(limit, 0):
+            pick = np.unique(np.linspace(0, len(records) - 1, max(limit, 0)).round())
+            records = [records[int(i)] for i in pick]
         todo += [(root, rec) for rec in records]
     if not todo:
         names = ", ".join(str(r) for r in roots)

@@ -66,7 +66,10 @@ EXIT_INTERRUPTED = 130
     help="Write per-image and mean metrics (per source and view) to this JSON file.",
 )
 @click.option(
-    "--limit", type=int, default=None, help="Score only the first N images (by name) per folder."
+    "--limit",
+    type=int,
+    default=None,
+    help="Score at most N images per folder, evenly spaced by name (every source keeps its share).",
 )
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available).")
 @click.option("--tta", is_flag=True, help="Average with the horizontally flipped prediction.")

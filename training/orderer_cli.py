@@ -43,7 +43,13 @@ EXIT_INTERRUPTED = 130
     help="Add the network's region median index as a feature ('default' = the shipped net).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="LightGBM seed.")
-@click.option("--threads", type=int, default=2, show_default=True, help="LightGBM threads.")
+@click.option(
+    "--threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="LightGBM threads (more than the idle cores slows it down badly).",
+)
 @click.option(
     "--workers", type=int, default=2, show_default=True, help="Feature extraction processes."
 )
@@ -58,7 +64,11 @@ EXIT_INTERRUPTED = 130
     "--layers", type=int, default=16, show_default=True, help="Layers for the layers metrics."
 )
 @click.option(
-    "--limit", type=int, default=None, help="Only the first N samples per split and folder."
+    "--limit",
+    type=int,
+    default=None,
+    help="At most N samples per split and folder, evenly spaced by name (every source keeps "
+    "its share).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")

@@ -42,11 +42,13 @@ from decomposer.regions import RegionConfig, segment_regions
 from training.datasets import DatasetError, load_pair, read_records
 
 SOLVER_GRID: dict[str, tuple[Any, ...]] = {
-    "clip": (2.0, 4.0, 8.0),
-    "lam": (0.03, 0.1, 0.3, 1.0),
-    "scale": (4.0, 8.0, 16.0),
-    "weight": ("unit", "boundary"),
+    "clip": (2.0, 4.0),
+    "lam": (0.1, 0.3, 1.0),
+    "scale": (8.0, 16.0),
+    "weight": ("unit",),
+    "context": (0.25, 0.5, 1.0),
 }
+MAX_CONTEXT_PAIRS = 200  # per training image (a deterministic random subset)
 CACHE_VERSION = 1
 
 
@@ -62,7 +64,7 @@ class FitConfig:
     """
 
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
     pair_trees: int = 1000
     unary_trees: int = 600
     patience: int = 50
@@ -92,13 +94,25 @@ class RegionSample:
     pair_ab: np.ndarray
     pair_ba: np.ndarray
     shared: np.ndarray
+    related: np.ndarray
     median: np.ndarray
     areas: np.ndarray
     colours: np.ndarray
     table: np.ndarray
 
 
-_ARRAYS = ("unary", "pairs", "pair_ab", "pair_ba", "shared", "median", "areas", "colours", "table")
+_ARRAYS = (
+    "unary",
+    "pairs",
+    "pair_ab",
+    "pair_ba",
+    "shared",
+    "related",
+    "median",
+    "areas",
+    "colours",
+    "table",
+)
 
 
 def region_table(regions_labels: np.ndarray, label: np.ndarray, count: int) -> np.ndarray:
@@ -136,6 +150,7 @@ def extract_sample(
         pair_ab=inputs.pair_ab,
         pair_ba=inputs.pair_ba,
         shared=inputs.shared,
+        related=inputs.related,
         median=median,
         areas=regions.areas,
         colours=regions.median_rgb,
@@ -324,7 +339,8 @@ def load_samples(
 
     regions: the segmentation settings (None = the default `RegionConfig()`).
     net_spec: None (no network feature), "default" (the shipped network) or a model folder.
-    limit: at most this many samples per split and folder (the first by name).
+    limit: at most this many samples per split and folder, evenly spaced in name order (names
+        start with the source, so every source keeps its share).
     """
     regions = regions if regions is not None else RegionConfig()
     fingerprint = net_fingerprint(net_spec)
@@ -334,8 +350,9 @@ def load_samples(
         folder = cache_folder(Path(cache), root, regions, fingerprint) if cache else None
         for split in splits:
             records = read_records(root, split)
-            if limit is not None:
-                records = records[:limit]
+            if limit is not None and len(records) > limit:
+                pick = np.unique(np.linspace(0, len(records) - 1, max(limit, 0)).round())
+                records = [records[int(i)] for i in pick]
             for rec in records:
                 jobs.append(
                     _Job(
@@ -381,6 +398,11 @@ def pair_matrix(
             continue
         ma, mb = s.median[s.pairs[:, 0]], s.median[s.pairs[:, 1]]
         keep = np.isfinite(ma) & np.isfinite(mb) & (ma != mb)
+        context = np.flatnonzero(keep & ~s.related)
+        if len(context) > MAX_CONTEXT_PAIRS:
+            seed = int.from_bytes(hashlib.sha256(s.name.encode()).digest()[:4], "little")
+            drop = np.random.default_rng(seed).permutation(context)[MAX_CONTEXT_PAIRS:]
+            keep[drop] = False
         if not keep.any():
             continue
         above = (ma > mb)[keep].astype(np.float32)
@@ -480,9 +502,7 @@ def score_samples(
     out = []
     for p in predicted:
         s = p.sample
-        weights = (
-            1.0 + np.log1p(s.shared.astype(np.float64)) if solver.weight == "boundary" else None
-        )
+        weights = solver.pair_weights(s.shared, s.related)
         scores = solve_order(len(s.median), s.pairs, p.margins, p.prior, solver, weights)
         out.append(_views(s, scores, layers, tau))
     return out
@@ -645,6 +665,7 @@ def _as_inputs(s: RegionSample) -> Any:
         shared=s.shared,
         unary_names=(),
         pair_names=(),
+        related=s.related,
     )
 
 

@@ -189,3 +189,26 @@ def test_unwritable_report_is_a_one_line_error_and_exit_1(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "cannot write the report" in result.stderr and "Traceback" not in result.output
     assert (tmp_path / "art.psd").is_file()
+
+
+def test_ordering_option_graph_by_default_median_runs_the_network(tmp_path: Path) -> None:
+    art = make_art(tmp_path / "art.png")
+    help_text = run("--help").output
+    assert "--ordering [graph|median]" in help_text and "learned occlusion orderer" in help_text
+    # the default (graph) never loads the network: a model that does not exist only warns
+    result = run(art, "-o", tmp_path / "g.psd", "--model", tmp_path / "nope", "--json")
+    assert result.exit_code == 0, result.output
+    assert "--model is not used" in result.output
+    doc = json.loads(result.output[result.output.index("{") :])
+    assert doc["layers"] == 6
+    # the paper's ordering needs it: the same missing model is an error, a real one works
+    result = run(
+        art, "-o", tmp_path / "m.psd", "--model", tmp_path / "nope", "--ordering", "median"
+    )
+    assert result.exit_code == 2 and "nope" in result.output
+    assert not (tmp_path / "m.psd").exists()
+    result = run(art, "-o", tmp_path / "m.psd", "--model", "tiny", "--ordering", "median")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.psd").is_file()
+    result = run(art, "--ordering", "random")
+    assert result.exit_code == 2 and "random" in result.output
