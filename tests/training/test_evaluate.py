@@ -97,9 +97,10 @@ def test_decompose_eval_cli(rectangles_dataset: Callable[..., Path], tmp_path: P
     scores = doc["images"][0]["metrics"]["graph"]["layers"]
     assert all(v is None or (isinstance(v, float) and math.isfinite(v)) for v in scores.values())
     assert 0.0 <= scores["order"] <= 1.0
-    # the ceiling orders these flat rectangles perfectly, on the index map and on the layers
+    # the ceiling orders these flat rectangles almost perfectly (pieces under the speck size
+    # merge into neighbours), on the index map and on the layers
     ceiling = doc["summary"]["all"]["ceiling"]
-    assert ceiling["index"]["order_strict"] == 1.0 and ceiling["layers"]["order_fg"] == 1.0
+    assert ceiling["index"]["order_strict"] > 0.95 and ceiling["layers"]["order_fg"] > 0.9
     assert doc["summary"]["all"]["net"]["layers"]["order"] is None  # per-pixel: no layers
     assert doc["stats"]["all"]["graph"]["regions"] >= 2
 

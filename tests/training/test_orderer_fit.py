@@ -58,8 +58,9 @@ def test_fit_orderer_writes_a_loadable_deterministic_model(
         "train": 10,
         "val": 4,
     }
-    assert meta["validation"]["ceiling"]["all"]["layers"]["order_fg"] == pytest.approx(1.0)
-    assert set(meta["solver"]) == {"clip", "lam", "scale", "weight"}
+    # pieces under the 64 px speck size merge into neighbours: the ceiling is near, not at, 1
+    assert meta["validation"]["ceiling"]["all"]["layers"]["order_fg"] > 0.95
+    assert set(meta["solver"]) == {"clip", "lam", "scale", "weight", "context"}
     orderer = Orderer.load(out)
     assert any(cache.rglob("*.npz"))
     # the model orders a scene of its kind
@@ -128,7 +129,9 @@ def test_ordering_methods_per_source_with_the_ceiling(tmp_path: Path) -> None:
     assert list(report.summary) == ["all", "mean of sources", "other", "synthetic"]
     assert len(report.images) == 4
     ceiling = report.summary["all"]["ceiling"]
-    assert ceiling["index"]["order_strict"] == 1.0 and ceiling["layers"]["order_strict"] == 1.0
+    assert ceiling["index"]["order_strict"] > 0.95 and ceiling["layers"]["order_strict"] > 0.95
+    for name in ("constant", "luminance", "area", "graph"):
+        assert ceiling["layers"]["order_fg"] >= report.summary["all"][name]["layers"]["order_fg"]
     assert report.summary["all"]["constant"]["layers"]["order_strict"] == 0.0
     assert report.stats["other"]["graph"]["regions"] >= 2
     mean = report.summary["mean of sources"]["graph"]["index"]["order"]
