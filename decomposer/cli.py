@@ -355,7 +355,7 @@ def main(
     except DecomposerError as exc:  # the shipped orderer cannot be read
         _fail(ui.errors, str(exc))
         ctx.exit(EXIT_USAGE)
-    if model is not None and not needs_net:
+    if model is not None and not needs_net and verbose:
         _warn(ui.console, f"--model is not used: --ordering {ordering} runs without the network")
     try:
         if _is_single(inputs):

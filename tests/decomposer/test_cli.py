@@ -155,7 +155,7 @@ def test_bad_inputs_give_one_line_error_exit_2_and_no_output(tmp_path: Path) -> 
         (["-o", "x.psd", "--format", "ora"], "does not match"),
         (["-o", "x.jpg"], "suffix"),
         (["--depth-out", "map.tif"], ".png or .npy"),
-        (["--model", "no/such/model"], "no/such/model"),
+        (["--model", "no/such/model", "--ordering", "median"], "no/such/model"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -196,7 +196,7 @@ def test_ordering_option_graph_by_default_median_runs_the_network(tmp_path: Path
     help_text = run("--help").output
     assert "--ordering [graph|median]" in help_text and "learned occlusion orderer" in help_text
     # the default (graph) never loads the network: a model that does not exist only warns
-    result = run(art, "-o", tmp_path / "g.psd", "--model", tmp_path / "nope", "--json")
+    result = run(art, "-o", tmp_path / "g.psd", "--model", tmp_path / "nope", "--json", "-v")
     assert result.exit_code == 0, result.output
     assert "--model is not used" in result.output
     doc = json.loads(result.output[result.output.index("{") :])
