@@ -56,6 +56,7 @@ from decomposer.completion import COMPLETION_MODES
 from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError, ModelLoadError
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from decomposer.options import DecomposeOptions
+from decomposer.ordering import DEFAULT_ORDERING, ORDERINGS
 from decomposer.writers import (
     DEFAULT_FORMAT,
     FORMATS,
@@ -81,6 +82,7 @@ Examples:
   decompose "sketches/**/*.png" -o out/ --format png --dry-run
   decompose /shared/in/ -o /shared/out/ --executor ray --ray-address head:6379
   decompose art.png --model tiny --json     # machine-readable result on stdout
+  decompose art.png --ordering median       # the paper's ordering (runs the network)
 \b
 Existing files are never replaced unless you pass --overwrite, except outputs that
 this tool wrote itself in an earlier run of the same batch (recorded in its journal).
@@ -174,6 +176,11 @@ def _load_model_or_exit(ctx: click.Context, spec: ModelSpec, ui: Ui) -> Any:
     return net
 
 
+def _needs_net(how: DecomposeOptions) -> bool:
+    """Does the chosen ordering need the network (else the model is never loaded)?"""
+    return RunOptions(decompose=how).needs_network()
+
+
 def _print_timings(console: Console, result: FileResult) -> None:
     table = Table(title=f"stage times, {Path(result.input).name}", show_edge=False)
     table.add_column("stage")
@@ -227,6 +234,14 @@ def _print_json(document: dict[str, Any]) -> None:
     default=None,
     metavar="NAME",
     help="Torch device: cpu, cuda, cuda:1, mps. Default: best available.",
+)
+@click.option(
+    "--ordering",
+    type=click.Choice(list(ORDERINGS)),
+    default=DEFAULT_ORDERING,
+    show_default=True,
+    help="How regions are put in depth order. "
+    + " ".join(f"{name}: {entry.summary}." for name, entry in ORDERINGS.items()),
 )
 @click.option(
     "--complete",
@@ -330,6 +345,7 @@ def main(
     fmt: str | None,
     model: str | None,
     device: str | None,
+    ordering: str,
     completion: str,
     depth_out: Path | None,
     preview: Path | None,
@@ -359,12 +375,23 @@ def main(
         raise click.UsageError(f"{preview}: --preview must end in .png")
     try:
         how = DecomposeOptions(
-            layers=layers, completion=completion, max_pixels=max_pixels, svg_size=svg_size
+            layers=layers,
+            ordering=ordering,
+            completion=completion,
+            max_pixels=max_pixels,
+            svg_size=svg_size,
         )
     except InvalidOptionError as exc:
         raise click.UsageError(str(exc)) from None
     spec = ModelSpec(weights=model, device=device)
     writes = Writes(overwrite=overwrite, redo=redo, dry_run=dry_run, report=report)
+    try:
+        needs_net = _needs_net(how)
+    except DecomposerError as exc:  # the shipped orderer cannot be read
+        _fail(ui.errors, str(exc))
+        ctx.exit(EXIT_USAGE)
+    if model is not None and not needs_net and verbose:
+        _warn(ui.console, f"--model is not used: --ordering {ordering} runs without the network")
     try:
         if _is_single(inputs):
             job, fmt = _single_job(Path(inputs[0]), output, fmt, depth_out, preview)
@@ -484,7 +511,11 @@ def _run_single(
         )
     except ImageLoadError:
         image = None
-    net = _load_model_or_exit(ctx, options.model, ui) if image is not None else None
+    net = (
+        _load_model_or_exit(ctx, options.model, ui)
+        if image is not None and _needs_net(options.decompose)
+        else None
+    )
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
