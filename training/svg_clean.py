@@ -153,6 +153,74 @@ def clean_svg(root: etree._Element, name: str = "<svg>") -> SvgSize:
     return SvgSize(width_px, height_px)
 
 
+_WHITE = frozenset({"#fff", "#ffffff", "white", "rgb(255,255,255)"})
+
+
+def _covers_canvas(rect: etree._Element, view_box: tuple[float, float, float, float]) -> bool:
+    """True when a `<rect>` is plain opaque white and covers the whole viewBox."""
+    decls = {k: v for k, v in rect.attrib.items() if isinstance(k, str)}
+    for part in (rect.get("style") or "").split(";"):
+        if ":" in part:
+            key, value = part.split(":", 1)
+            decls[key.strip()] = value.strip()
+    if decls.get("fill", "").replace(" ", "").lower() not in _WHITE:
+        return False
+    if any(decls.get(k, "1").strip() not in ("1", "1.0") for k in ("opacity", "fill-opacity")):
+        return False
+    if "transform" in decls or "mask" in decls or "clip-path" in decls:
+        return False
+    try:
+        x, y = float(decls.get("x", 0)), float(decls.get("y", 0))
+        width, height = float(decls["width"]), float(decls["height"])
+    except (KeyError, ValueError):
+        return False
+    vx, vy, vw, vh = view_box
+    return x <= vx and y <= vy and x + width >= vx + vw and y + height >= vy + vh
+
+
+def unwrap_canvas_mask(root: etree._Element) -> int:
+    """Remove masks that mask nothing: a `<mask>` holding only an opaque white rect over the
+    whole viewBox, used by untransformed elements (DiceBear wraps every avatar in one; the root
+    viewport clips to the canvas anyway). The `mask` attributes and the mask element go;
+    returns how many masks were removed. Without a root viewBox nothing is changed."""
+    view_box = _parse_view_box(root.get("viewBox"))
+    if view_box is None:
+        return 0
+    removed = 0
+    for mask in list(root.iter(f"{{{SVG_NS}}}mask")):
+        children = [c for c in mask if isinstance(c.tag, str)]
+        if (
+            not mask.get("id")
+            or len(children) != 1
+            or etree.QName(children[0]).localname != "rect"
+            or not _covers_canvas(children[0], view_box)
+            or mask.get("maskContentUnits", "userSpaceOnUse") != "userSpaceOnUse"
+        ):
+            continue
+        ref = f"url(#{mask.get('id')})"
+        users = [
+            e
+            for e in root.iter()
+            if isinstance(e.tag, str) and e.get("mask", "").replace(" ", "") == ref
+        ]
+        if any(_transformed(e) for e in users):
+            continue
+        for element in users:
+            del element.attrib["mask"]
+        mask.getparent().remove(mask)
+        removed += 1
+    return removed
+
+
+def _transformed(element: etree._Element) -> bool:
+    node: etree._Element | None = element
+    while node is not None:
+        if node.get("transform"):
+            return True
+        node = node.getparent()
+    return False
+
+
 def load_clean_svg(path: Path | str) -> tuple[etree._Element, SvgSize]:
     """Read, parse and clean an SVG file; returns (root, intrinsic size in px)."""
     path = Path(path)

@@ -17,6 +17,7 @@ provably gives the same answer: flat opaque colours, no CSS, no gradients/masks/
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import re
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import resvg_py
 from lxml import etree
 from PIL import Image, ImageColor
 
+from training.amodal import rank_masks
 from training.svg_clean import SVG_NS, XLINK_NS, SvgError, SvgSize, clean_svg, parse_svg
 
 DRAWABLE = frozenset(
@@ -71,7 +73,8 @@ class LabelConfig:
     in [0, 1]; squash_same_colour / curate: the paper's two data-cleaning options;
     curation_min_contact: visible contact (px at 512², scaled with size) above which a
     non-consecutive same-colour overlap makes a file ambiguous; method: "isolation" (reference),
-    "recolour" (fast; raises where it cannot be exact) or "auto" (recolour where exact).
+    "recolour" (fast; raises where it cannot be exact) or "auto" (recolour where exact);
+    max_pieces: refuse files with more possible pieces than this (`TooComplexError`; None = any).
     """
 
     size: int = 512
@@ -81,6 +84,7 @@ class LabelConfig:
     curation_min_contact: int = 16
     method: str = "isolation"
     background: str = "#ffffff"
+    max_pieces: int | None = None
 
     def __post_init__(self) -> None:
         if self.size < 1:
@@ -89,6 +93,8 @@ class LabelConfig:
             raise ValueError(f"alpha_threshold must be in (0, 1], got {self.alpha_threshold}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.max_pieces is not None and self.max_pieces < 1:
+            raise ValueError(f"max_pieces must be >= 1 or None, got {self.max_pieces}")
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,11 @@ class LabelledImage:
     rgb: uint8 (S, S, 3) anti-aliased on white; label: uint16 (S, S) dense rank (0 = background,
     1..visible_pieces, higher = front); pieces: painted pieces found; squashed: pieces merged into
     their same-colour predecessor; ambiguous: the curation filter's verdict (False when curation
-    is off); method: "isolation" or "recolour".
+    is off); method: "isolation" or "recolour"; amodal: per rank r = 1..visible_pieces the full
+    mask bool (S, S) of the piece(s) that got rank r (squashed runs united), amodal[r-1]; None
+    where the method does not know them (recolour); contact: the curation measure, the largest
+    visible contact (px at `size`) of two non-consecutive same-colour pieces (0 when curation is
+    off; `ambiguous` is contact >= the scaled `curation_min_contact`).
     """
 
     rgb: np.ndarray
@@ -108,6 +118,12 @@ class LabelledImage:
     squashed: int
     ambiguous: bool
     method: str
+    amodal: tuple[np.ndarray, ...] | None = None
+    contact: int = 0
+
+
+class TooComplexError(SvgError):
+    """A file over the labelling budget (`LabelConfig.max_pieces`); the message names it."""
 
 
 @dataclass(frozen=True)
@@ -463,32 +479,44 @@ def is_ambiguous(
     groups: list[int],
     min_contact: int,
 ) -> bool:
-    """Curation: do two non-consecutive same-colour pieces overlap visibly?
+    """Curation: do two non-consecutive same-colour pieces overlap visibly (contact >=
+    `min_contact` px, see `ambiguous_contact`)?"""
+    return ambiguous_contact(raw, amodal, colours, groups) >= min_contact
 
-    raw: int (H, W) group id per pixel (0 = background); amodal: each piece's own mask; a later
-    group C and an earlier group A (same colour, not consecutive) are ambiguous when at least
-    `min_contact` pixels of C's visible region lie inside A's own mask and touch A's visible region:
-    there the label changes where the picture shows no edge.
+
+def ambiguous_contact(
+    raw: np.ndarray,
+    amodal: list[np.ndarray],
+    colours: list[tuple[int, ...] | None],
+    groups: list[int],
+) -> int:
+    """The largest visible contact (px) between two non-consecutive same-colour pieces.
+
+    raw: int (H, W) group id per pixel (0 = background); amodal: each piece's own mask; for a
+    later group C and an earlier group A (same colour, not consecutive), the contact is the
+    number of pixels of C's visible region that lie inside A's own mask and touch A's visible
+    region: there the label changes where the picture shows no edge. 0 when there is none.
     """
     by_colour: dict[tuple[int, ...], list[int]] = {}
     for i, colour in enumerate(colours):
         if colour is not None:
             by_colour.setdefault(colour, []).append(i)
+    worst = 0
+    top = int(raw.max()) if raw.size else 0
     for members in by_colour.values():
         if len({groups[i] for i in members}) < 2:
             continue
         for a_pos, a in enumerate(members):
+            later = [c for c in members[a_pos + 1 :] if groups[c] != groups[a] and c != a + 1]
+            if not later:
+                continue
             visible_a = raw == groups[a]
             if not visible_a.any():
                 continue
             touching = _neighbour_of(visible_a) & amodal[a]
-            for c in members[a_pos + 1 :]:
-                if groups[c] == groups[a] or c == a + 1:
-                    continue
-                contact = int(np.count_nonzero(touching & (raw == groups[c])))
-                if contact >= min_contact:
-                    return True
-    return False
+            counts = np.bincount(raw[touching], minlength=top + 1)
+            worst = max(worst, max(int(counts[groups[c]]) for c in later))
+    return worst
 
 
 def _pad(array: np.ndarray, side: int, x: int, y: int, fill: int) -> np.ndarray:
@@ -575,6 +603,11 @@ def label_svg_root(
 ) -> LabelledImage:
     """Ground truth of a parsed, cleaned SVG root (see module docstring)."""
     width, height, x, y = fit_size(size, config.size)
+    # The document's own size becomes the target pixel size, so the renderer cannot round the
+    # other side differently (e.g. 1133.86 x 755.906 px at width 512 -> 342 rows, not 341).
+    root = copy.deepcopy(root)
+    root.set("width", str(width))
+    root.set("height", str(height))
     markup = etree.tostring(root, encoding="unicode")
     rgb = render_svg(markup, width, height, crisp=False, background=config.background)[..., :3]
 
@@ -582,6 +615,14 @@ def label_svg_root(
         raise SvgError(f"{name}: has <text> but no DejaVu fonts were found in {DEJAVU_DIRS[0]}")
     expanded = copy.deepcopy(root)
     expand_uses(expanded, name)
+    if config.max_pieces is not None:
+        leaves = drawable_leaves(expanded)
+        pieces = sum(len(paint_kinds(leaf)) for leaf in leaves)
+        if pieces > config.max_pieces:
+            raise TooComplexError(
+                f"{name}: {pieces} possible pieces ({len(leaves)} drawables) over the limit "
+                f"of {config.max_pieces}"
+            )
     method = "isolation"
     if config.method != "isolation":
         blockers = _recolour_blockers(expanded)
@@ -604,7 +645,7 @@ def label_svg_root(
             lut = np.zeros(len(order) + 1, dtype=np.int64)
             lut[1:] = groups
             raw = lut[np.clip(ids, 0, len(order))]
-            return _finish(rgb, raw, len(order), groups, False, method, config, x, y)
+            return _finish(rgb, raw, len(order), groups, False, method, config, x, y, None)
 
     renderer = _IsolationRenderer(expanded, width, height)
     css = _has_css(expanded)
@@ -625,11 +666,14 @@ def label_svg_root(
     raw = np.zeros((height, width), dtype=np.int64)
     for mask, group in zip(masks, groups, strict=True):
         raw[mask] = group
-    ambiguous = False
+    ambiguous, contact = False, 0
     if config.curate and masks:
         min_contact = max(1, round(config.curation_min_contact * config.size / 512))
-        ambiguous = is_ambiguous(raw, masks, colours, groups, min_contact)
-    return _finish(rgb, raw, len(masks), groups, ambiguous, method, config, x, y)
+        contact = ambiguous_contact(raw, masks, colours, groups)
+        ambiguous = contact >= min_contact
+    amodal = rank_masks(raw, masks, groups)
+    result = _finish(rgb, raw, len(masks), groups, ambiguous, method, config, x, y, amodal)
+    return dataclasses.replace(result, contact=contact)
 
 
 def _piece_colours(
@@ -694,9 +738,11 @@ def _finish(
     config: LabelConfig,
     x: int,
     y: int,
+    amodal: list[np.ndarray] | None,
 ) -> LabelledImage:
     label = dense_rank(raw)
     side = config.size
+    full = None if amodal is None else tuple(_pad(m, side, x, y, False) for m in amodal)
     return LabelledImage(
         rgb=_pad(rgb, side, x, y, 255),
         label=_pad(label, side, x, y, 0),
@@ -705,6 +751,7 @@ def _finish(
         squashed=pieces - (groups[-1] if groups else 0),
         ambiguous=ambiguous,
         method=method,
+        amodal=full,
     )
 
 

@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from training.amodal import rank_masks
 from training.svg_labels import dejavu_fonts, dense_rank
 
 SHAPES = ("rect", "rounded", "ellipse", "polygon", "blob")
@@ -350,19 +351,32 @@ def render_scene(
     scene: Scene, supersample: int = 2, alpha_threshold: float = 0.1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render a scene: (rgb uint8 (S, S, 3) on white, label uint16 (S, S) dense rank)."""
+    rgb, label, _ = render_scene_amodal(scene, supersample, alpha_threshold)
+    return rgb, label
+
+
+def render_scene_amodal(
+    scene: Scene, supersample: int = 2, alpha_threshold: float = 0.1
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Render a scene with its amodal masks: (rgb, label, masks), masks[r-1] bool (S, S) is the
+    full extent of the piece that got rank r (`training.amodal` format)."""
     size = scene.size
     canvas = np.full((size, size, 3), 255.0, dtype=np.float32)
     raw = np.zeros((size, size), dtype=np.int64)
+    owned: list[np.ndarray] = []
     for index, piece in enumerate(scene.pieces, start=1):
         coverage = _coverage(piece, size, supersample)
         colour, alpha = _paint(piece, size)
         a = (coverage * alpha)[..., None]
         canvas = canvas * (1.0 - a) + colour * a
-        raw[(coverage >= 0.5) & (alpha >= alpha_threshold)] = index
+        mask = (coverage >= 0.5) & (alpha >= alpha_threshold)
+        raw[mask] = index
+        owned.append(mask)
     if scene.texture != "none" and scene.texture_strength > 0:
         canvas = canvas * _texture(scene)
     rgb = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
-    return rgb, dense_rank(raw)
+    masks = rank_masks(raw, owned, range(1, len(owned) + 1))
+    return rgb, dense_rank(raw), masks
 
 
 def synthetic_sample(
@@ -371,3 +385,12 @@ def synthetic_sample(
     """(rgb uint8 (S, S, 3), label uint16 (S, S)) of the scene drawn from `seed`."""
     config = config or SyntheticConfig()
     return render_scene(sample_scene(seed, config), config.supersample, config.alpha_threshold)
+
+
+def synthetic_sample_amodal(
+    seed: int, config: SyntheticConfig | None = None
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """(rgb, label, amodal masks per rank) of the scene drawn from `seed` (see render_scene_amodal)."""
+    config = config or SyntheticConfig()
+    scene = sample_scene(seed, config)
+    return render_scene_amodal(scene, config.supersample, config.alpha_threshold)
