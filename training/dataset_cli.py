@@ -404,8 +404,13 @@ def build(
     workers: int = 1,
     limit: int | None = None,
     report=print,
+    ready_partial: int = 0,
 ) -> dict:
-    """Build (or resume) a dataset in `out`; returns the stats dict (also in stats.json)."""
+    """Build (or resume) a dataset in `out`; returns the stats dict (also in stats.json).
+
+    Markers for readers: `out/READY_PARTIAL` once `ready_partial` (> 0) samples are in the
+    manifest (their count and the time), `out/READY` when every input is done (the stats table).
+    """
     collected = collect_tasks(sources, synthetic, config, limit)
     tasks = collected.tasks
     if not tasks:
@@ -439,6 +444,12 @@ def build(
             out / "manifest_dropped.csv",
             _csv_text(manifest["dropped"], (*MANIFEST_FIELDS, "ambiguous_contact")),
         )
+        stats = compute_stats(log, by_name, collected)
+        write_text_atomic(out / "stats.json", json.dumps(stats, indent=2) + "\n")
+        kept = len(manifest["ok"])
+        marker = out / "READY_PARTIAL"
+        if ready_partial > 0 and kept >= ready_partial and not marker.exists():
+            write_text_atomic(marker, f"{kept} samples in manifest.csv at {_now()}\n")
 
     start = last_flush = time.monotonic()
     processed = 0
@@ -458,8 +469,14 @@ def build(
     finally:
         flush()
     stats = compute_stats(log, by_name, collected)
-    write_text_atomic(out / "stats.json", json.dumps(stats, indent=2) + "\n")
+    if processed == len(pending):
+        text = f"complete at {_now()}: {sum(s['kept'] for s in stats.values())} samples\n\n"
+        write_text_atomic(out / "READY", text + stats_table(stats) + "\n")
     return stats
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _run_tasks(
@@ -503,7 +520,10 @@ def _print_stats(stats: dict) -> None:
 @click.option("--synthetic", default=0, show_default=True, help="Procedural scenes to add.")
 @click.option("--synthetic-seed", default=0, show_default=True, help="Seed of the first scene.")
 @click.option(
-    "--val-fraction", default=0.1, show_default=True, help="Share of base emoji held out."
+    "--val-fraction",
+    default=0.1,
+    show_default=True,
+    help="Share of families (base emoji, clip-art families, seeds) held out, per source.",
 )
 @click.option(
     "--squash/--no-squash",
@@ -545,6 +565,12 @@ def _print_stats(stats: dict) -> None:
 @click.option(
     "--limit", type=int, default=None, help="Only the first N inputs of each source (for trials)."
 )
+@click.option(
+    "--ready-partial",
+    default=0,
+    show_default=True,
+    help="Write OUT/READY_PARTIAL once this many samples are in the manifest (0 = never).",
+)
 def build_dataset(
     sources: tuple[Path, ...],
     out: Path,
@@ -560,6 +586,7 @@ def build_dataset(
     max_pieces: int,
     time_limit: float,
     limit: int | None,
+    ready_partial: int,
 ) -> None:
     """Label SVG/PSD sources (+ synthetic scenes) into rgb/ + label/ + manifest.csv.
 
@@ -595,6 +622,7 @@ def build_dataset(
             workers=max(1, workers),
             limit=limit,
             report=lambda line: click.echo(line, err=True),
+            ready_partial=max(0, ready_partial),
         )
     except (SourceError, DatasetBuildError) as exc:
         click.echo(f"error: {exc}", err=True)
