@@ -570,17 +570,27 @@ class Selection:
     files: tuple[Path, ...]
     capped_variants: int
     sampled_out: int
+    duplicates: int = 0
 
 
 def select_files(source: str, files: Iterable[Path], max_variants: int = 2) -> Selection:
     """Apply the near-duplicate caps of `source` to `files` (deterministic).
 
-    At most `max_variants` files per family where the source caps variants (the plain emoji
+    Byte-identical files are kept once (the first by name: Open Clip Art repeats files across
+    categories, DiceBear repeats avatars across seeds, which would otherwise cross the split). At most `max_variants` files per family where the source caps variants (the plain emoji
     first, then variants in hash order; 0 = no cap); clip-art top-level categories listed in the
     spec's `sampled` keep, together, at most `sampled_share` of the selected files (hash order,
     split between them in proportion to their size).
     """
     files = sorted(files)
+    seen: set[bytes] = set()
+    unique: list[Path] = []
+    for path in files:
+        digest = hashlib.sha1(path.read_bytes()).digest()
+        if digest not in seen:
+            seen.add(digest)
+            unique.append(path)
+    duplicates, files = len(files) - len(unique), unique
     spec = APPROVED.get(source)
     stems = [p.stem.lower() for p in files]
     capped = 0
@@ -613,7 +623,7 @@ def select_files(source: str, files: Iterable[Path], max_variants: int = 2) -> S
             kept.extend(members[:share])
         sampled_out = len(files) - len(kept)
         files = sorted(kept)
-    return Selection(tuple(files), capped, sampled_out)
+    return Selection(tuple(files), capped, sampled_out, duplicates)
 
 
 def split_of(key: str, val_fraction: float) -> str:
