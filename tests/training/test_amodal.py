@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from training.amodal import AmodalError, load_amodal, rank_masks, save_amodal
+from training.datasets import load_pair, read_records, sample_amodal
 from training.svg_labels import LabelConfig, label_svg
 from training.synthetic import SyntheticConfig, synthetic_sample_amodal
 
@@ -114,3 +115,18 @@ def test_synthetic_scenes_have_amodal_masks() -> None:
     for rank, mask in enumerate(masks, start=1):
         assert not ((label == rank) & ~mask).any()
     assert any(mask.sum() > (label == rank).sum() for rank, mask in enumerate(masks, start=1))
+
+
+def test_bundled_validation_samples_carry_consistent_amodal_masks() -> None:
+    folder = Path(__file__).resolve().parents[1] / "data" / "validation"
+    records = read_records(folder, "val")
+    assert len(records) >= 19
+    assert {"openclipart", "open-peeps", "fxemoji", "streamline-emojis"} <= {
+        r.source for r in records
+    }
+    for record in records:
+        _, label = load_pair(folder, record.name)
+        amodal = sample_amodal(folder, record.name)
+        assert amodal is not None and amodal.count == int(label.max()) >= 4, record.name
+        for rank in range(1, amodal.count + 1):
+            assert not ((label == rank) & ~amodal.mask(rank)).any(), (record.name, rank)

@@ -59,7 +59,7 @@ def _touch(folder: Path, names: list[str]) -> list[Path]:
     paths = []
     for name in names:
         path = folder / f"{name}.svg"
-        path.write_text("<svg/>")
+        path.write_text(f"<svg><!-- {name} --></svg>")
         paths.append(path)
     return paths
 
@@ -77,6 +77,14 @@ def test_variant_cap_keeps_the_plain_emoji_and_one_variant(tmp_path: Path) -> No
     assert select_files("twemoji", files, max_variants=2) == chosen  # deterministic
     assert len(select_files("twemoji", files, max_variants=0).files) == len(files)
     assert len(select_files("open-peeps", files, max_variants=2).files) == len(files)
+
+
+def test_byte_identical_files_are_kept_once(tmp_path: Path) -> None:
+    files = _touch(tmp_path, ["peep-00000", "peep-00001", "peep-00002"])
+    files[2].write_bytes(files[0].read_bytes())
+    chosen = select_files("open-peeps", files)
+    assert [p.stem for p in chosen.files] == ["peep-00000", "peep-00001"]
+    assert chosen.duplicates == 1
 
 
 def test_clipart_icon_categories_are_sampled_to_a_tenth(tmp_path: Path) -> None:
