@@ -65,7 +65,6 @@ def main() -> None:
 
     iso = LabelConfig(size=args.size, max_pieces=args.max_pieces)
     auto = LabelConfig(size=args.size, method="auto", max_pieces=args.max_pieces)
-    rows: list[tuple[str, str, int, float, float, float]] = []
     groups: dict[str, list[Path]] = {}
     for name in APPROVED:
         folder = args.sources / name / "svg"
@@ -74,26 +73,24 @@ def main() -> None:
             groups[name] = sample(list(chosen), args.n)
     if not groups:
         groups["fixtures (tests/data)"] = sorted((ROOT / "tests/data/svg_labels").glob("*.svg"))
+    print(f"ground truth at {args.size}x{args.size}, 1 process (rows print as they finish)")
+    print(f"{'source':<24}{'method':<24}{'files':>6}{'files/s':>10}{'ms/file':>10}{'cpu ms':>9}")
+
+    def row(name: str, method: str, count: int, fps: float, ms: float, cpu_ms: float) -> None:
+        line = f"{name:<24}{method:<24}{count:>6}{fps:>10.2f}{ms:>10.1f}{cpu_ms:>9.1f}"
+        print(line, flush=True)
+
     for name, files in groups.items():
-        rows.append((name, "isolation", len(files), *rate(files, lambda f: _label(f, iso))))
+        row(name, "isolation", len(files), *rate(files, lambda f: _label(f, iso)))
         used: list[str] = []
         timing = rate(files, lambda f, used=used: used.append(_label(f, auto)))
         share = used.count("recolour") / max(1, len(used))
-        rows.append((name, f"auto ({share:.0%} recolour)", len(files), *timing))
+        row(name, f"auto ({share:.0%} recolour)", len(files), *timing)
     psds = sorted((ROOT / "tests/data/psd_labels").glob("*.psd"))
-    rows.append(
-        ("psd fixtures", "psd-tools", len(psds), *rate(psds, lambda p: label_psd(p, args.size)))
-    )
+    row("psd fixtures", "psd-tools", len(psds), *rate(psds, lambda p: label_psd(p, args.size)))
     synth = SyntheticConfig(size=args.size)
     seeds = list(range(args.n * 2))
-    rows.append(
-        ("synthetic", "procedural", len(seeds), *rate(seeds, lambda s: synthetic_sample(s, synth)))
-    )
-
-    print(f"ground truth at {args.size}x{args.size}, 1 process")
-    print(f"{'source':<24}{'method':<24}{'files':>6}{'files/s':>10}{'ms/file':>10}{'cpu ms':>9}")
-    for name, method, count, fps, ms, cpu_ms in rows:
-        print(f"{name:<24}{method:<24}{count:>6}{fps:>10.2f}{ms:>10.1f}{cpu_ms:>9.1f}")
+    row("synthetic", "procedural", len(seeds), *rate(seeds, lambda s: synthetic_sample(s, synth)))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,10 @@ class BuildConfig:
     time_limit: float = 30.0  # skip files whose labelling takes more CPU seconds (0 = no limit)
 
 
+# What a build made before these settings existed did: no caps, no guards.
+LEGACY_SETTINGS = {"max_variants": 0, "max_pieces": 0, "time_limit": 0.0}
+
+
 class LabelTimeout(Exception):
     """Labelling one input took longer than `BuildConfig.time_limit` CPU seconds."""
 
@@ -336,14 +340,14 @@ def _csv_text(rows: list[dict[str, str]], fields: tuple[str, ...]) -> str:
 def _check_build_json(out: Path, config: BuildConfig) -> None:
     path = out / "build.json"
     wanted = asdict(config)
-    defaults = asdict(BuildConfig())
+    # Settings added after a build was started count as what that build did without them.
+    before = {**asdict(BuildConfig()), **LEGACY_SETTINGS}
     if path.is_file():
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             raise DatasetBuildError(f"{path}: unreadable; use a new --out folder") from None
-        # Settings added after a build was started count as their defaults.
-        diff = sorted(k for k in wanted if stored.get(k, defaults[k]) != wanted[k])
+        diff = sorted(k for k in wanted if stored.get(k, before[k]) != wanted[k])
         if diff:
             raise DatasetBuildError(
                 f"{out}: built with other settings ({', '.join(diff)}); use a new --out folder"

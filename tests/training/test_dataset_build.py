@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -227,8 +228,10 @@ def test_dropped_samples_are_written_aside_and_readable_on_request(tmp_path: Pat
     assert [r["name"] for r in dropped] == ["twemoji__1f601"]
     assert int(dropped[0]["ambiguous_contact"]) >= 1
     assert "twemoji__1f601" not in {r.name for r in read_records(out, None)}
-    everything = {r.name for r in read_records(out, None, include_dropped=True)}
+    contact = int(dropped[0]["ambiguous_contact"])
+    everything = {r.name for r in read_records(out, None, max_contact=contact)}
     assert "twemoji__1f601" in everything
+    assert "twemoji__1f601" not in {r.name for r in read_records(out, None, max_contact=0)}
     load_pair(out, "twemoji__1f601")
 
 
@@ -264,3 +267,20 @@ def test_time_and_piece_guards_skip_and_log_giant_files(tmp_path: Path) -> None:
     assert "800 possible pieces" in log["mine__giant"]["reason"]
     stats = json.loads((out2 / "stats.json").read_text())
     assert stats["mine"]["skipped"] == 1 and stats["mine"]["kept"] == 1
+
+
+def test_a_build_from_before_the_caps_resumes_only_with_its_own_settings(tmp_path: Path) -> None:
+    source = make_source(tmp_path)
+    out = tmp_path / "ds"
+    out.mkdir()
+    old = {k: v for k, v in dataclasses.asdict(BuildConfig(size=32)).items()}
+    for key in ("max_variants", "max_pieces", "time_limit"):
+        del old[key]
+    (out / "build.json").write_text(json.dumps(old))
+    runner = CliRunner()
+    args = [str(source), "--out", str(out), "--size", "32"]
+    refused = runner.invoke(build_dataset, args)
+    assert refused.exit_code == 2
+    assert "other settings (max_pieces, max_variants, time_limit)" in refused.output
+    legacy = [*args, "--max-variants", "0", "--max-pieces", "0", "--time-limit", "0"]
+    assert runner.invoke(build_dataset, legacy).exit_code == 0
