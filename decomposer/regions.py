@@ -6,7 +6,8 @@ Algorithm (all vectorised, no Python loops over pixels):
 3. components smaller than `min_area` pixels ("specks") and anti-aliasing strips (at most 2 px
    thick, coloured as a blend of their two main neighbours) are dissolved, and each of their
    pixels joins the adjacent region whose mean colour is closest to the pixel's own colour
-   (grown front by front from the remaining regions);
+   (grown front by front from the remaining regions; pixels within 12 ΔE of an adjacent region
+   go first, so that noise at the edge of a flat area is won by its own area);
 4. adjacent regions whose mean colours are within `merge_delta_e` ΔE are merged. This undoes
    splits by the quantisation grid (noise, JPEG artefacts); a large threshold also fuses
    distinct pieces of similar colour (an outline and a fill, shading and its base, a white
@@ -29,6 +30,7 @@ from skimage.measure import label as label_components
 
 _N_COLOURS = 1 << 24
 _STRIP_HALF_WIDTH = 1  # strips are at most 2 * this px thick
+_SPECK_CLOSE_DELTA_E = 12.0  # a speck pixel this close (ΔE76) to an adjacent region joins it first
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,12 @@ def _dissolve_specks(
         done = best >= 0
         if not done.any():
             break
+        # a pixel whose colour is close to an adjacent region joins it now; the others wait a
+        # step for a closer region's front (noise at the edge of a flat area must not be won by
+        # the neighbour that happens to touch it first), unless nobody is close (blends)
+        close = done & (best_d <= _SPECK_CLOSE_DELTA_E**2)
+        if close.any():
+            done = close
         flat[todo[done]] = best[done]
         todo, todo_lab = todo[~done], todo_lab[~done]
         if todo.size == 0:

@@ -96,6 +96,10 @@ class BuildConfig:
     time_limit: float = 30.0  # skip files whose labelling takes more CPU seconds (0 = no limit)
 
 
+# What a build made before these settings existed did: no caps, no guards.
+LEGACY_SETTINGS = {"max_variants": 0, "max_pieces": 0, "time_limit": 0.0}
+
+
 class LabelTimeout(Exception):
     """Labelling one input took longer than `BuildConfig.time_limit` CPU seconds."""
 
@@ -254,6 +258,7 @@ class Collected:
     files: dict[str, int]  # source -> files found
     capped: dict[str, int]  # source -> near-duplicate variants over the cap
     sampled_out: dict[str, int]  # source -> files of sampled-down categories left out
+    duplicates: dict[str, int]  # source -> byte-identical copies left out
 
 
 def _shuffled(tasks: list[Task]) -> list[Task]:
@@ -279,6 +284,7 @@ def collect_tasks(
     files: dict[str, int] = Counter()
     capped: dict[str, int] = Counter()
     sampled_out: dict[str, int] = Counter()
+    duplicates: dict[str, int] = Counter()
     seen: set[str] = set()
     for path in sources:
         folder = open_source(path)
@@ -286,6 +292,7 @@ def collect_tasks(
         files[folder.name] += len(folder.files)
         capped[folder.name] += selection.capped_variants
         sampled_out[folder.name] += selection.sampled_out
+        duplicates[folder.name] += selection.duplicates
         stems = [p.stem.lower() for p in folder.files]
         group = per_source.setdefault(folder.name, [])
         for file in selection.files:
@@ -309,7 +316,9 @@ def collect_tasks(
         ]
         files[SYNTHETIC_SOURCE] = synthetic
     groups = [_shuffled(group)[:limit] for group in per_source.values()]
-    return Collected(interleave(groups), dict(files), dict(capped), dict(sampled_out))
+    return Collected(
+        interleave(groups), dict(files), dict(capped), dict(sampled_out), dict(duplicates)
+    )
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -331,14 +340,14 @@ def _csv_text(rows: list[dict[str, str]], fields: tuple[str, ...]) -> str:
 def _check_build_json(out: Path, config: BuildConfig) -> None:
     path = out / "build.json"
     wanted = asdict(config)
-    defaults = asdict(BuildConfig())
+    # Settings added after a build was started count as what that build did without them.
+    before = {**asdict(BuildConfig()), **LEGACY_SETTINGS}
     if path.is_file():
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             raise DatasetBuildError(f"{path}: unreadable; use a new --out folder") from None
-        # Settings added after a build was started count as their defaults.
-        diff = sorted(k for k in wanted if stored.get(k, defaults[k]) != wanted[k])
+        diff = sorted(k for k in wanted if stored.get(k, before[k]) != wanted[k])
         if diff:
             raise DatasetBuildError(
                 f"{out}: built with other settings ({', '.join(diff)}); use a new --out folder"
@@ -377,6 +386,7 @@ def compute_stats(
             "files": collected.files.get(source, 0) if collected else planned[source],
             "capped_variants": collected.capped.get(source, 0) if collected else 0,
             "sampled_out": collected.sampled_out.get(source, 0) if collected else 0,
+            "duplicates": collected.duplicates.get(source, 0) if collected else 0,
             "planned": planned[source],
             "inputs": counts["inputs"],
             "kept": counts["ok"],
@@ -425,7 +435,7 @@ def build(
         for r in log
         if r["status"] not in SAMPLE_STATUSES or (out / "label" / f"{r['name']}.png").is_file()
     }
-    log = [r for r in log if r["name"] in done]
+    log = [r for r in log if r["name"] in done and r["name"] in by_name]
     pending = [t for t in tasks if t.name not in done]
     report(
         f"{len(tasks)} inputs, {len(tasks) - len(pending)} already done, {len(pending)} to label"
@@ -498,7 +508,7 @@ def stats_table(stats: dict) -> str:
         f"{'dropped':>9}{'skipped':>9}{'failed':>8}{'s/file':>8}  pieces med (p10-p90)"
     ]
     for source, s in stats.items():
-        capped = s.get("capped_variants", 0) + s.get("sampled_out", 0)
+        capped = s.get("capped_variants", 0) + s.get("sampled_out", 0) + s.get("duplicates", 0)
         lines.append(
             f"{source:<18}{s.get('files', 0):>7}{capped:>8}{s['inputs']:>8}{s['kept']:>7}"
             f"{s['train']:>7}{s['val']:>6}{s['dropped_curation']:>9}{s.get('skipped', 0):>9}"

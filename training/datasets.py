@@ -42,11 +42,13 @@ class Record:
     source: str = ""
 
 
-def read_records(root: Path, split: str | None, include_dropped: bool = False) -> list[Record]:
+def read_records(root: Path, split: str | None, max_contact: int | None = None) -> list[Record]:
     """Samples of ``split`` ("train", "val" or None = all), sorted by name.
 
-    include_dropped: also the samples the curation filter left out (``manifest_dropped.csv``,
-    same columns plus ``ambiguous_contact``), for uses where the filter does not matter.
+    max_contact: None keeps the build's curation (``manifest.csv`` only); a number (px) also
+    takes the samples the curation filter left out (``manifest_dropped.csv``) whose
+    ``ambiguous_contact`` is at most that — a looser curation without rebuilding (line-art
+    sets such as Open Peeps and Streamline are mostly left out at the default 16 px).
     """
     if split is not None and split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -62,12 +64,12 @@ def read_records(root: Path, split: str | None, include_dropped: bool = False) -
                 Record(r["name"], r["split"], r.get("source") or "") for r in reader if r["name"]
             ]
         dropped = root / "manifest_dropped.csv"
-        if include_dropped and dropped.is_file():
+        if max_contact is not None and dropped.is_file():
             with dropped.open(newline="", encoding="utf-8") as f:
                 records += [
                     Record(r["name"], r["split"], r.get("source") or "")
                     for r in csv.DictReader(f)
-                    if r.get("name")
+                    if r.get("name") and int(r.get("ambiguous_contact") or 0) <= max_contact
                 ]
     elif split is None:
         records = [Record(p.stem, "") for p in (root / "rgb").glob("*.png")]

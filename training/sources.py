@@ -259,9 +259,7 @@ def _extract_svgs(archive: Path, inner: str, dest: Path) -> int:
 
 
 def _extract_deb(spec: SourceSpec, tmp: Path, dest: Path) -> int:
-    """`apt-get download` the package, unpack it, copy every SVG under `inner` (recursively) to
-    `dest/CATEGORY__STEM.svg`, CATEGORY being the sub-folders joined with "-" (a name that
-    clashes after making it file-system safe gets `-x` + 6 hex digits of its path's hash)."""
+    """`apt-get download` the package, unpack it and `copy_categorised` its `inner` folder."""
     _run(["apt-get", "download", "-q", spec.package], tmp)
     debs = sorted(tmp.glob("*.deb"))
     if len(debs) != 1:
@@ -271,6 +269,13 @@ def _extract_deb(spec: SourceSpec, tmp: Path, dest: Path) -> int:
     root = unpacked / spec.inner
     if not root.is_dir():
         raise SourceError(f"{debs[0].name}: no folder {spec.inner}/")
+    return copy_categorised(root, dest)
+
+
+def copy_categorised(root: Path, dest: Path) -> int:
+    """Copy every SVG under `root` (recursively) to `dest/CATEGORY__STEM.svg`, CATEGORY being
+    its sub-folders joined with "-"; returns the count. A name that clashes after being made
+    file-system safe (viewmag+, viewmag-) gets `-x` + 6 hex digits of its path's hash."""
     dest.mkdir(parents=True, exist_ok=True)
     count = 0
     for path in sorted(root.rglob("*")):
@@ -308,8 +313,17 @@ def _extract_iconify(spec: SourceSpec, tmp: Path, dest: Path) -> tuple[int, str]
             data = json.loads(handle.read().decode("utf-8")) if handle else None
     except (KeyError, tarfile.TarError, ValueError) as exc:
         raise SourceError(f"{archive.name}: no readable {spec.inner} ({exc})") from None
+    return write_iconify_icons(data, dest, f"{archive.name}: {spec.inner}")
+
+
+def write_iconify_icons(data: object, dest: Path, name: str = "icons.json") -> tuple[int, str]:
+    """Write each icon of an IconifyJSON document as `dest/NAME.svg` (see `iconify_svg`).
+
+    Aliases are skipped (they repeat a parent icon); so are icons with a rotation or flip.
+    Returns (files written, a note on what was skipped); raises SourceError naming `name`.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("icons"), dict):
-        raise SourceError(f"{archive.name}: {spec.inner} has no icons")
+        raise SourceError(f"{name}: has no icons")
     dest.mkdir(parents=True, exist_ok=True)
     count, transformed = 0, 0
     for name, icon in sorted(data["icons"].items()):
@@ -335,6 +349,12 @@ def _generate_peeps(spec: SourceSpec, tmp: Path, dest: Path, count: int) -> int:
     raw = tmp / "raw"
     raw.mkdir()
     _run(["node", "gen.mjs", str(count), str(raw)], tmp)
+    return write_unwrapped(raw, dest)
+
+
+def write_unwrapped(raw: Path, dest: Path) -> int:
+    """Copy the SVGs of `raw` to `dest` with their no-op canvas masks removed
+    (`svg_clean.unwrap_canvas_mask`); returns the count."""
     dest.mkdir(parents=True, exist_ok=True)
     written = 0
     for path in sorted(raw.glob("*.svg")):
@@ -550,17 +570,27 @@ class Selection:
     files: tuple[Path, ...]
     capped_variants: int
     sampled_out: int
+    duplicates: int = 0
 
 
 def select_files(source: str, files: Iterable[Path], max_variants: int = 2) -> Selection:
     """Apply the near-duplicate caps of `source` to `files` (deterministic).
 
-    At most `max_variants` files per family where the source caps variants (the plain emoji
+    Byte-identical files are kept once (the first by name: Open Clip Art repeats files across
+    categories, DiceBear repeats avatars across seeds, which would otherwise cross the split). At most `max_variants` files per family where the source caps variants (the plain emoji
     first, then variants in hash order; 0 = no cap); clip-art top-level categories listed in the
     spec's `sampled` keep, together, at most `sampled_share` of the selected files (hash order,
     split between them in proportion to their size).
     """
     files = sorted(files)
+    seen: set[bytes] = set()
+    unique: list[Path] = []
+    for path in files:
+        digest = hashlib.sha1(path.read_bytes()).digest()
+        if digest not in seen:
+            seen.add(digest)
+            unique.append(path)
+    duplicates, files = len(files) - len(unique), unique
     spec = APPROVED.get(source)
     stems = [p.stem.lower() for p in files]
     capped = 0
@@ -593,7 +623,7 @@ def select_files(source: str, files: Iterable[Path], max_variants: int = 2) -> S
             kept.extend(members[:share])
         sampled_out = len(files) - len(kept)
         files = sorted(kept)
-    return Selection(tuple(files), capped, sampled_out)
+    return Selection(tuple(files), capped, sampled_out, duplicates)
 
 
 def split_of(key: str, val_fraction: float) -> str:

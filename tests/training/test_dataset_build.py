@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from training.dataset_cli import build_dataset, fetch_sources
+from training import dataset_cli
+from training.dataset_cli import BuildConfig, build, build_dataset, collect_tasks, fetch_sources
+from training.datasets import load_pair, read_records, sample_amodal
 from training.sources import base_key, open_source, split_of
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -149,3 +153,134 @@ def test_split_is_deterministic_and_near_the_fraction() -> None:
     splits = [split_of(k, 0.1) for k in keys]
     assert splits == [split_of(k, 0.1) for k in keys]
     assert 0.08 < splits.count("val") / len(splits) < 0.12
+
+
+def test_build_keeps_amodal_masks_that_contain_every_visible_rank(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in ("overlap", "squash", "clip_path", "use", "stroke_above_fill", "text"):
+        shutil.copyfile(DATA / "svg_labels" / f"{name}.svg", folder / f"{name}.svg")
+    psd = DATA / "psd_labels" / "2layers.psd"
+    out = tmp_path / "ds"
+    args = [str(folder), str(psd), "--out", str(out), "--size", "48", "--synthetic", "2"]
+    result = CliRunner().invoke(build_dataset, args)
+    assert result.exit_code == 0, result.output
+    records = read_records(out, None)
+    assert len(records) == 6 + 1 + 2
+    for record in records:
+        _, label = load_pair(out, record.name)
+        amodal = sample_amodal(out, record.name)
+        if record.name.startswith("psd_labels__"):
+            assert amodal is None  # PSD samples carry none
+            continue
+        assert amodal is not None and amodal.shape == label.shape
+        assert amodal.count == int(label.max()), record.name
+        for rank in range(1, amodal.count + 1):
+            assert not ((label == rank) & ~amodal.mask(rank)).any(), (record.name, rank)
+    squash = sample_amodal(out, "mine__squash")
+    _, label = load_pair(out, "mine__squash")
+    first = squash.mask(1)
+    assert first.sum() > (label == 1).sum()  # the squashed run's full extent, not only visible
+    assert {r.source for r in records} == {"mine", "psd_labels", "synthetic"}
+
+
+def test_build_order_interleaves_sources_and_a_partial_build_is_readable(
+    tmp_path: Path, monkeypatch
+) -> None:
+    first = make_source(tmp_path)
+    second = tmp_path / "fxemoji"
+    (second / "svg").mkdir(parents=True)
+    for i, src in enumerate(("overlap", "squash", "use", "clip_path")):
+        shutil.copyfile(DATA / "svg_labels" / f"{src}.svg", second / "svg" / f"icon{i}.svg")
+    config = BuildConfig(size=32)
+    order = collect_tasks([first, second], 3, config).tasks
+    assert [t.source for t in order[:3]] == ["twemoji", "fxemoji", "synthetic"]
+    assert collect_tasks([first, second], 3, config).tasks == order  # deterministic
+    assert sorted(t.name for t in order) == sorted({t.name for t in order})
+
+    monkeypatch.setattr(dataset_cli, "FLUSH_EVERY", 3)
+    out = tmp_path / "ds"
+    seen: list[list[str]] = []
+
+    def stop_after_first_flush(line: str) -> None:
+        if line.startswith("["):
+            seen.append([r.name for r in read_records(out, None)])
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build([first, second], out, config, synthetic=3, report=stop_after_first_flush)
+    partial = read_records(out, None)
+    assert partial and len(partial) < 12 and seen == [[r.name for r in partial]]
+    for record in partial:  # every listed sample is complete
+        load_pair(out, record.name)
+        assert sample_amodal(out, record.name) is not None
+    stats = build([first, second], out, config, synthetic=3, report=lambda line: None)
+    assert sum(s["kept"] for s in stats.values()) == len(read_records(out, None)) == 11
+    assert (out / "READY").is_file() and "fxemoji" in (out / "READY").read_text()
+
+
+def test_dropped_samples_are_written_aside_and_readable_on_request(tmp_path: Path) -> None:
+    source = make_source(tmp_path)
+    out = tmp_path / "ds"
+    result = CliRunner().invoke(build_dataset, [str(source), "--out", str(out), "--size", "32"])
+    assert result.exit_code == 0, result.output
+    dropped = read_csv(out / "manifest_dropped.csv")
+    assert [r["name"] for r in dropped] == ["twemoji__1f601"]
+    assert int(dropped[0]["ambiguous_contact"]) >= 1
+    assert "twemoji__1f601" not in {r.name for r in read_records(out, None)}
+    contact = int(dropped[0]["ambiguous_contact"])
+    everything = {r.name for r in read_records(out, None, max_contact=contact)}
+    assert "twemoji__1f601" in everything
+    assert "twemoji__1f601" not in {r.name for r in read_records(out, None, max_contact=0)}
+    load_pair(out, "twemoji__1f601")
+
+
+def heavy_svg(pieces: int) -> str:
+    rects = "".join(
+        f'<rect x="{i % 30}" y="{i // 30}" width="4" height="4" fill="#{(i * 97) % 4096:03x}"/>'
+        for i in range(pieces)
+    )
+    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40">{rects}</svg>'
+
+
+def test_time_and_piece_guards_skip_and_log_giant_files(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "giant.svg").write_text(heavy_svg(400))
+    shutil.copyfile(DATA / "svg_labels" / "overlap.svg", folder / "small.svg")
+    out = tmp_path / "ds"
+    args = [str(folder), "--out", str(out), "--size", "64", "--time-limit", "0.05"]
+    result = CliRunner().invoke(build_dataset, args)
+    assert result.exit_code == 0, result.output
+    log = {row["name"]: row for row in read_csv(out / "labels_log.csv")}
+    assert log["mine__giant"]["status"] == "skipped"
+    assert "time limit of 0.05 s" in log["mine__giant"]["reason"]
+    assert log["mine__small"]["status"] == "ok" and float(log["mine__small"]["seconds"]) >= 0
+    assert [r["name"] for r in read_csv(out / "manifest.csv")] == ["mine__small"]
+
+    out2 = tmp_path / "ds2"
+    args = [str(folder), "--out", str(out2), "--size", "64", "--max-pieces", "100"]
+    result = CliRunner().invoke(build_dataset, args)
+    assert result.exit_code == 0, result.output
+    log = {row["name"]: row for row in read_csv(out2 / "labels_log.csv")}
+    assert log["mine__giant"]["status"] == "skipped"
+    assert "800 possible pieces" in log["mine__giant"]["reason"]
+    stats = json.loads((out2 / "stats.json").read_text())
+    assert stats["mine"]["skipped"] == 1 and stats["mine"]["kept"] == 1
+
+
+def test_a_build_from_before_the_caps_resumes_only_with_its_own_settings(tmp_path: Path) -> None:
+    source = make_source(tmp_path)
+    out = tmp_path / "ds"
+    out.mkdir()
+    old = {k: v for k, v in dataclasses.asdict(BuildConfig(size=32)).items()}
+    for key in ("max_variants", "max_pieces", "time_limit"):
+        del old[key]
+    (out / "build.json").write_text(json.dumps(old))
+    runner = CliRunner()
+    args = [str(source), "--out", str(out), "--size", "32"]
+    refused = runner.invoke(build_dataset, args)
+    assert refused.exit_code == 2
+    assert "other settings (max_pieces, max_variants, time_limit)" in refused.output
+    legacy = [*args, "--max-variants", "0", "--max-pieces", "0", "--time-limit", "0"]
+    assert runner.invoke(build_dataset, legacy).exit_code == 0
