@@ -65,7 +65,7 @@ class TrainConfig:
     working_size: int | None = None  # px; None = the preset's
     checkpoint_path: str | None = None  # Apple's depth_pro.pt (preset must be "depthpro")
     init_from: str | None = None  # a save_pretrained folder to start from (fine-tune)
-    init_encoder: str | None = None  # pretrained encoder (training.pretrained) for a fresh preset
+    init_encoder: str | None = None  # pretrained encoder (training.pretrained); None/"" = random
     batch_size: int = 8  # per process, per micro-batch
     accum_steps: int = 1  # micro-batches per optimizer step
     num_epochs: int = 40

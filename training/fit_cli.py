@@ -56,10 +56,11 @@ EXIT_INTERRUPTED = 130
 )
 @click.option(
     "--init-encoder",
-    type=click.Choice(list_pretrained_encoders()),
+    type=click.Choice([*list_pretrained_encoders(), "none"]),
     default=None,
     help="Start a fresh preset's encoder from pretrained weights that an installed package "
-    "ships (e.g. efficientnet-lite0-imagenet for --preset lite0; nothing is downloaded).",
+    "ships (e.g. efficientnet-lite0-imagenet for --preset lite0; nothing is downloaded); "
+    "'none' = random init even where the recipe names one.",
 )
 @click.option(
     "--resume",
@@ -209,7 +210,7 @@ def fit(
             preset=preset,
             checkpoint_path=checkpoint_path,
             init_from=init_from,
-            init_encoder=init_encoder,
+            init_encoder="" if init_encoder == "none" else init_encoder,
             batch_size=batch_size,
             accum_steps=accum_steps,
             num_epochs=num_epochs,

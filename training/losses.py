@@ -174,10 +174,11 @@ def pairwise_rank_loss(
     pred: float (B, H, W) or (B, 1, H, W), higher = front; target: dense-rank labels, same shape
     (0 = background); mask: True = pixel counts (None = all). Per image, ``num_pairs`` pixel pairs
     (a, b) are drawn with replacement from :func:`pair_sampling_weights` (``balance`` in [0, 1]);
-    pairs with equal labels are dropped. With the prediction median/MAD-normalised (d̂, as in
-    :func:`ssi_mae_loss`, but the median and scale held constant for the gradient, so the loss
-    cannot be lowered by reshaping the whole map's spread, e.g. by pushing the background away
-    from every piece), Δ = d̂_a − d̂_b and s = sign(label_a − label_b), each pair costs
+    pairs with equal labels are dropped. With the prediction median/MAD-normalised (d̂, exactly as
+    in :func:`ssi_mae_loss`, gradient through the statistics included, so the loss cannot be
+    lowered by inflating the map's spread: a run with the statistics held constant drove the
+    sigmoid into saturation and diverged), Δ = d̂_a − d̂_b and s = sign(label_a − label_b), each
+    pair costs
     ``τ · softplus(−s·Δ / τ)`` (τ = ``temperature``, in normalised index units): ≈ 0 when Δ has
     the right sign with a margin of a few τ, ≈ |Δ| when it has the wrong one. Pairs whose two
     pixels both lie on drawn pieces (label > 0) weigh ``fg_weight``, pairs with background 1.
@@ -192,8 +193,7 @@ def pairwise_rank_loss(
         raise ValueError(f"need temperature > 0 and fg_weight ≥ 0, got {temperature}, {fg_weight}")
     p, t, m = _prepare(pred, target, mask)
     b = p.shape[0]
-    med, scale = ssi_statistics(p.detach(), m, eps)  # constants for the gradient
-    d = ((p - med[:, None, None]) / scale[:, None, None]).reshape(b, -1)
+    d = normalize_ssi(p, m, eps).reshape(b, -1)
     lab = t.reshape(b, -1)
     weights = pair_sampling_weights(t, m, balance)
     ia = torch.multinomial(weights, num_pairs, replacement=True, generator=generator)

@@ -192,18 +192,20 @@ def test_pair_sampling_balances_pieces() -> None:
     assert uniform[0, 0].item() == pytest.approx(0.01)
 
 
-def test_rank_loss_gradient_moves_towards_the_right_order() -> None:
+def test_rank_loss_gradient_fixes_the_order_among_pieces() -> None:
+    # the background is already at the back, the four pieces are in reverse order
     target = _pieces(3)
-    values = torch.tensor([0.0, -1.0, -2.0, -3.0, -4.0], requires_grad=True)  # reversed order
+    values = torch.tensor([-3.0, 4.0, 3.0, 2.0, 1.0], requires_grad=True)
     opt = torch.optim.Adam([values], lr=0.2)
     before = _rank(values.detach()[target.long()], target)
-    for i in range(40):
+    for i in range(60):
         opt.zero_grad()
         pred = values[target.long()]
         pairwise_rank_loss(pred, target, generator=torch.Generator().manual_seed(i)).backward()
         opt.step()
     after = _rank(values.detach()[target.long()], target)
-    assert after < 0.1 * before
+    assert after < 0.05 * before
+    assert torch.all(values[1:].detach().diff() > 0)  # pieces now in label order
 
 
 def test_loss_terms_sum_to_layer_index_loss() -> None:
