@@ -87,7 +87,7 @@ class TrainConfig:
     num_threads: int | None = None  # torch intra-op threads; None = torch's default (all cores)
     seed: int = 42
     val_every: int = 500  # optimizer steps; 0 = only at the end
-    val_limit: int = 64  # validation images per evaluation
+    val_limit: int = 64  # validation images per evaluation (evenly spread over the split)
     ckpt_every: int = 250  # optimizer steps; 0 = only at the end
     log_every: int = 10
     time_budget_min: float | None = None  # stop cleanly after this many minutes
@@ -190,7 +190,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "encoder_lr": 3e-4,
         "learning_rate": 1e-3,
         "weight_decay": 1e-4,
-        "warmup_steps": 100,
+        "warmup_steps": 50,
         "batch_size": 8,
         "min_lr_ratio": 0.05,
         "num_workers": 1,

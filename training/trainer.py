@@ -365,7 +365,13 @@ class Trainer:
         self.val_set: LayerIndexDataset | None = None
         if read_records(data, "val"):
             self.val_set = LayerIndexDataset(
-                data, "val", mcfg.working_size, mcfg.mean, mcfg.std, limit=cfg.val_limit
+                data,
+                "val",
+                mcfg.working_size,
+                mcfg.mean,
+                mcfg.std,
+                limit=cfg.val_limit,
+                spread=True,
             )
         self.sampler = ResumableSampler(self.train_set, self.info, cfg.seed)
         per_rank = len(self.sampler.inner)
