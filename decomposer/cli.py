@@ -27,24 +27,35 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from decomposer.atomic import TempSweeper, remove_stale_temps
 from decomposer.batch import (
     DONE,
+    EXECUTORS,
     FAILED,
+    JOURNAL_NAME,
     SKIPPED,
     BatchCallbacks,
+    BatchLock,
     BatchReport,
+    Executor,
+    ExecutorSettings,
     FileResult,
     Job,
     Journal,
+    ModelSpec,
+    Plan,
     RunOptions,
-    journal_path_for,
-    plan_jobs,
+    Survey,
+    create_executor,
     process_file,
     run_batch,
 )
-from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError
+from decomposer.batch.jobs import INPUT_ERROR
+from decomposer.batch.plan import has_glob
+from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError, ModelLoadError
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from decomposer.options import DecomposeOptions
+from decomposer.ordering import DEFAULT_ORDERING, ORDERINGS
 from decomposer.writers import FORMATS, default_output_path, format_for_path
 from decomposer.writers.png_stack import MANIFEST_NAME
 
@@ -58,11 +69,18 @@ Examples:
   decompose art.png -o art.psd --depth-out art_index.png --timings
   decompose scans/ -o layered/ --workers 2 --report report.json
   decompose "sketches/**/*.png" -o out/ --format png --dry-run
+  decompose /shared/in/ -o /shared/out/ --executor ray --ray-address head:6379
   decompose art.png --model tiny --json     # machine-readable result on stdout
+  decompose art.png --ordering median       # the paper's ordering (runs the network)
 \b
+Existing files are never replaced unless you pass --overwrite, except outputs that
+this tool wrote itself in an earlier run of the same batch (recorded in its journal).
 A batch (several inputs, a glob or a folder) mirrors the folder tree under -o and resumes by
-default: files already done with the same input and options are skipped (journal
-.decompose-journal.jsonl in the output folder); --overwrite redoes them. Ctrl-C stops cleanly.
+default: files already done with the same input, options and model are skipped (journal
+.decompose-journal.jsonl in the output folder; --redo converts them again). One batch at a
+time per output folder (a lock file next to the journal). Ctrl-C stops cleanly.
+With --executor ray, input and output folders must be on storage that every node of the
+cluster sees at the same path (docs/SCALING.md).
 Exit codes: 0 all done, 1 some files failed, 2 usage error or bad input, 130 interrupted.
 """
 
@@ -122,26 +140,34 @@ def _dir_like(path: Path) -> bool:
 
 
 def _is_single(inputs: tuple[str, ...]) -> bool:
-    return len(inputs) == 1 and Path(inputs[0]).is_file()
+    """One input that names a file (existing or not): not a folder, not a pattern."""
+    if len(inputs) != 1 or inputs[0].endswith(("/", os.sep)):
+        return False
+    path = Path(inputs[0])
+    return path.is_file() or (not path.is_dir() and not has_glob(inputs[0]))
 
 
-def _load_model_or_exit(
-    ctx: click.Context, name: str | None, console: Console, verbose: bool = False
-) -> Any:
-    from decomposer import load_model
+def _model_message(spec: ModelSpec, exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"model {spec.label}: {text}"
 
+
+def _load_model_or_exit(ctx: click.Context, spec: ModelSpec, ui: Ui) -> Any:
     started = time.perf_counter()
     try:
-        net = load_model(name)
-        if verbose:
-            seconds = time.perf_counter() - started
-            console.print(f"model {name or 'default'} loaded in {seconds:.2f} s", markup=False)
-        return net
+        net = spec.load()
     except (DecomposerError, OSError, ValueError) as exc:
-        _fail(
-            console, f"model {name or 'default'}: {str(exc).splitlines()[0] if str(exc) else exc}"
-        )
+        _fail(ui.errors, _model_message(spec, exc))
         ctx.exit(EXIT_USAGE)
+    if ui.verbose:
+        seconds = time.perf_counter() - started
+        ui.errors.print(f"model {spec.label} loaded in {seconds:.2f} s", markup=False)
+    return net
+
+
+def _needs_net(how: DecomposeOptions) -> bool:
+    """Does the chosen ordering need the network (else the model is never loaded)?"""
+    return RunOptions(decompose=how).needs_network()
 
 
 def _print_timings(console: Console, result: FileResult) -> None:
@@ -199,6 +225,14 @@ def _print_json(document: dict[str, Any]) -> None:
     help="Torch device: cpu, cuda, cuda:1, mps. Default: best available.",
 )
 @click.option(
+    "--ordering",
+    type=click.Choice(list(ORDERINGS)),
+    default=DEFAULT_ORDERING,
+    show_default=True,
+    help="How regions are put in depth order. "
+    + " ".join(f"{name}: {entry.summary}." for name, entry in ORDERINGS.items()),
+)
+@click.option(
     "--complete",
     "completion",
     type=click.Choice(["nearest", "harmonic", "none"]),
@@ -238,11 +272,37 @@ def _print_json(document: dict[str, Any]) -> None:
     "-w",
     "--workers",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Batch: files processed in parallel (threads sharing one model).",
+    default=None,
+    help="Batch: files converted in parallel: threads sharing one model (default 1), or Ray "
+    "worker processes with a model each (default: one per CPU of the cluster).",
 )
-@click.option("--overwrite", is_flag=True, help="Batch: redo files already done (no resume).")
+@click.option(
+    "--executor",
+    type=click.Choice(sorted(EXECUTORS)),
+    default="threads",
+    show_default=True,
+    help="Batch: where files are converted: threads of this process, or a Ray cluster "
+    "(pip install 'illustrators-depth[ray]'; inputs and outputs on storage all nodes see).",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDRESS",
+    envvar="RAY_ADDRESS",
+    help="With --executor ray: the cluster to join (HOST:PORT of `ray start --head`, or "
+    "'auto'); default $RAY_ADDRESS, else a local cluster is started for the run.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace existing output files that this tool did not write (or that changed since "
+    "it wrote them). Without it such files are left alone and reported.",
+)
+@click.option(
+    "--redo",
+    is_flag=True,
+    help="Batch: convert files again even if the journal says they are done.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be done; write nothing.")
 @click.option(
     "--report",
@@ -259,6 +319,7 @@ def main(
     fmt: str | None,
     model: str | None,
     device: str | None,
+    ordering: str,
     completion: str,
     depth_out: Path | None,
     verify: bool,
@@ -268,8 +329,11 @@ def main(
     as_json: bool,
     max_pixels: int,
     no_extras: bool,
-    workers: int,
+    workers: int | None,
+    executor: str,
+    ray_address: str | None,
     overwrite: bool,
+    redo: bool,
     dry_run: bool,
     report: Path | None,
 ) -> None:
@@ -278,47 +342,71 @@ def main(
     ui = Ui(_stderr(quiet), _stderr(), verbose=verbose, as_json=as_json, timings=timings)
     if quiet and verbose:
         raise click.UsageError("-q and -v cannot be used together")
-    single = _is_single(inputs)
     try:
-        if single:
+        how = DecomposeOptions(
+            layers=layers, ordering=ordering, completion=completion, max_pixels=max_pixels
+        )
+    except InvalidOptionError as exc:
+        raise click.UsageError(str(exc)) from None
+    spec = ModelSpec(weights=model, device=device)
+    writes = Writes(overwrite=overwrite, redo=redo, dry_run=dry_run, report=report)
+    try:
+        needs_net = _needs_net(how)
+    except DecomposerError as exc:  # the shipped orderer cannot be read
+        _fail(ui.errors, str(exc))
+        ctx.exit(EXIT_USAGE)
+    if model is not None and not needs_net and verbose:
+        _warn(ui.console, f"--model is not used: --ordering {ordering} runs without the network")
+    try:
+        if _is_single(inputs):
             job, fmt = _single_job(Path(inputs[0]), output, fmt, depth_out)
+            options = _run_options(how, fmt, no_extras, spec, verify)
+            code = _run_single(ctx, job, options, ui, writes)
         else:
             if output is not None and output.suffix.lower() in {".psd", ".ora"}:
                 raise click.UsageError(f"{output}: with several inputs, -o must be a folder")
             fmt = fmt or "psd"
-            jobs = plan_jobs(inputs, output, fmt, depth_out)
-            if not jobs:
-                raise InvalidOptionError(f"{', '.join(inputs)}: no input images found")
-    except DecomposerError as exc:  # an input that does not exist or matches nothing
-        _fail(ui.errors, str(exc))
-        ctx.exit(EXIT_USAGE)
-    try:
-        how = DecomposeOptions(layers=layers, completion=completion, max_pixels=max_pixels)
-    except InvalidOptionError as exc:
-        raise click.UsageError(str(exc)) from None
-    options = RunOptions(
-        decompose=how,
-        format=fmt,
-        extras=not no_extras,
-        model=model,
-        device=device,
-        verify=verify,
-    )
-    try:
-        if single:
-            code = _run_single(ctx, job, options, ui, dry_run, report)
-        else:
-            code = _run_many(ctx, jobs, output, options, ui, workers, overwrite, dry_run, report)
+            plan = Plan(tuple(inputs), output, fmt, depth_out)
+            plan.check()
+            options = _run_options(how, fmt, no_extras, spec, verify)
+            settings = ExecutorSettings(workers=workers, ray_address=ray_address, verbose=verbose)
+            code = _run_many(plan, options, ui, executor, settings, writes)
     except KeyboardInterrupt:
         _fail(ui.errors, "interrupted")
         code = EXIT_INTERRUPTED
+    except ModelLoadError as exc:
+        _fail(ui.errors, _model_message(spec, exc))
+        code = EXIT_USAGE
+    except DecomposerError as exc:  # an input that does not exist, a locked folder, no Ray
+        _fail(ui.errors, str(exc))
+        code = EXIT_USAGE
     ctx.exit(code)
+
+
+@dataclass(frozen=True)
+class Writes:
+    """What may be written: overwrite: replace existing files the tool did not write; redo:
+    convert files the journal marks done again; dry_run: write nothing; report: --report path."""
+
+    overwrite: bool = False
+    redo: bool = False
+    dry_run: bool = False
+    report: Path | None = None
+
+
+def _run_options(
+    how: DecomposeOptions, fmt: str, no_extras: bool, spec: ModelSpec, verify: bool
+) -> RunOptions:
+    return RunOptions(decompose=how, format=fmt, extras=not no_extras, model=spec, verify=verify)
 
 
 def _single_job(
     source: Path, output: Path | None, fmt: str | None, depth_out: Path | None
 ) -> tuple[Job, str]:
-    """Output path and format for one input; raises click.UsageError for contradictions."""
+    """Output path and format for one input; raises click.UsageError for contradictions and
+    InvalidOptionError for a missing input."""
+    if not source.exists():
+        raise InvalidOptionError(f"{source}: no such file")
     if output is not None and not _dir_like(output):
         try:
             implied = format_for_path(output)
@@ -343,22 +431,33 @@ def _single_job(
     return Job(source, target, depth_out), fmt
 
 
+def _refuse_existing(job: Job) -> None:
+    """A single run never replaces an existing file without --overwrite."""
+    for path in (job.output, job.depth_out):
+        if path is not None and (path.exists() or path.is_symlink()):
+            raise InvalidOptionError(f"{path}: already exists; pass --overwrite to replace it")
+
+
 def _run_single(
     ctx: click.Context,
     job: Job,
     options: RunOptions,
     ui: Ui,
-    dry_run: bool,
-    report_path: Path | None,
+    writes: Writes,
 ) -> int:
-    """One input: always (re)written, no journal. Returns the exit code."""
+    """One input: no journal; an existing output needs --overwrite. Returns the exit code."""
     console, errors = ui.console, ui.errors
-    if dry_run:
+    if not writes.overwrite:
+        _refuse_existing(job)
+    if writes.dry_run:
         if ui.as_json:
             _print_json({"dry_run": True, "input": str(job.source), "output": str(job.output)})
         else:
             click.echo(f"would write {job.output} from {job.source}")
         return EXIT_OK
+    for path in (job.output, job.depth_out):  # leftovers of an earlier run that was killed
+        if path is not None:
+            remove_stale_temps(path.parent, target=path.name)
     # Decode the input before loading the model: a bad file is reported in well under a second
     # instead of after torch and the weights have loaded. process_file reports the error.
     try:
@@ -366,9 +465,9 @@ def _run_single(
     except ImageLoadError:
         image = None
     net = (
-        _load_model_or_exit(ctx, options.model, errors, ui.verbose)
-        if image is not None
-        else options.model
+        _load_model_or_exit(ctx, options.model, ui)
+        if image is not None and _needs_net(options.decompose)
+        else None
     )
     with Progress(
         SpinnerColumn(),
@@ -400,29 +499,20 @@ def _run_single(
         _fail(errors, result.error or f"{job.source}: failed")
     if ui.timings:
         _print_timings(errors if ui.as_json else console, result)
-    reported = _write_report(BatchReport([result], seconds=result.seconds), report_path, errors)
+    report = BatchReport()
+    report.add(result)
+    report.seconds = result.seconds
+    reported = _write_report(report, writes.report, errors)
+    report.close()
     if ui.as_json:
         _print_json(result.to_json())
     if result.status == DONE:
         return EXIT_OK if reported else EXIT_FAILED
-    return EXIT_USAGE if result.error_kind == "input" else EXIT_FAILED
+    return EXIT_USAGE if result.error_kind == INPUT_ERROR else EXIT_FAILED
 
 
-def _run_many(
-    ctx: click.Context,
-    jobs: list[Job],
-    output: Path | None,
-    options: RunOptions,
-    ui: Ui,
-    workers: int,
-    overwrite: bool,
-    dry_run: bool,
-    report_path: Path | None,
-) -> int:
-    """A batch: resume via the journal, progress bar with ETA. Returns the exit code."""
-    console, errors = ui.console, ui.errors
-    journal = Journal(journal_path_for(jobs, output))
-    bar = Progress(
+def _progress_bar(console: Console) -> Progress:
+    return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
@@ -433,56 +523,125 @@ def _run_many(
         console=console,
         disable=not console.is_terminal,
     )
-    task = bar.add_task("decomposing", total=None)
 
-    def planned(total: int) -> None:
-        bar.update(task, total=total)
-        bar.start()
+
+def _run_many(
+    plan: Plan,
+    options: RunOptions,
+    ui: Ui,
+    executor_name: str,
+    settings: ExecutorSettings,
+    writes: Writes,
+) -> int:
+    """A batch: survey the plan, lock the output folder, convert (resuming via the journal),
+    then summary and report. Returns the exit code."""
+    survey = plan.survey()
+    if survey.total == 0:
+        raise InvalidOptionError(f"{', '.join(plan.inputs)}: no input images found")
+    folder = plan.journal_folder()
+    executor = create_executor(executor_name, settings)
+    lock = BatchLock(folder)
+    if not writes.dry_run:
+        try:
+            lock.acquire()
+        except OSError as exc:
+            raise DecomposerError(
+                f"{folder}: cannot write to the output folder ({exc.strerror or exc})"
+            ) from None
+    try:
+        if lock.took_over is not None and ui.verbose:
+            _warn(ui.errors, f"{lock.path}: took over the lock of a batch that is gone "
+                             f"({lock.took_over.describe()})")  # fmt: skip
+        report = _convert(plan, survey, options, ui, executor, Journal(folder / JOURNAL_NAME),
+                          writes)  # fmt: skip
+    finally:
+        lock.release()
+    try:
+        return _finish_batch(report, ui, writes)
+    finally:
+        report.close()
+
+
+def _convert(
+    plan: Plan,
+    survey: Survey,
+    options: RunOptions,
+    ui: Ui,
+    executor: Executor,
+    journal: Journal,
+    writes: Writes,
+) -> BatchReport:
+    """Name the plan's collisions up front, then run the batch under a progress bar with ETA."""
+    console, errors = ui.console, ui.errors
+    for warning in journal.warnings:
+        _warn(errors, warning)
+    shown_conflicts = set(survey.conflicts)
+    for message in survey.conflicts:
+        _fail(errors, message)
+    if survey.conflict_count > len(survey.conflicts):
+        more = survey.conflict_count - len(survey.conflicts)
+        _fail(errors, f"... and {more} more name collision(s) (see --report)")
+    bar = _progress_bar(console)
+    task = bar.add_task("decomposing", total=survey.total)
 
     def finished(job: Job, result: FileResult) -> None:
         bar.advance(task)
         bar.update(task, description=job.source.name)
         for warning in result.warnings:
             _warn(bar.console, warning)
-        if result.status == FAILED:
+        if result.status == FAILED and result.error not in shown_conflicts:
             _fail(errors if console.quiet else bar.console, result.error or f"{job.source}: failed")
-        elif ui.verbose:
+        elif result.status == DONE and ui.verbose:
             bar.console.print(f"{job.source} -> {job.output}: {result.layers} layers", markup=False)
 
+    def ready(description: str) -> None:
+        if ui.verbose:
+            bar.console.print(description, markup=False, highlight=False)
+
     callbacks = BatchCallbacks(
-        planned=planned,
+        ready=ready,
         started=lambda job: bar.update(task, description=job.source.name),
         finished=finished,
+        warning=lambda message: _warn(bar.console, message),
     )
+    if not writes.dry_run:
+        bar.start()
     try:
-        report = run_batch(
-            jobs,
+        return run_batch(
+            plan,
             options,
-            load_model=lambda: _load_model_or_exit(ctx, options.model, errors, ui.verbose),
+            executor=executor,
             journal=journal,
-            workers=workers,
-            overwrite=overwrite,
-            dry_run=dry_run,
+            overwrite=writes.overwrite,
+            redo=writes.redo,
+            dry_run=writes.dry_run,
             callbacks=callbacks,
-            verbose=ui.verbose,
+            sweeper=TempSweeper(abandoned_unless_live=True),
         )
     finally:
         bar.stop()
+
+
+def _finish_batch(report: BatchReport, ui: Ui, writes: Writes) -> int:
+    """Summary, --report, --json and the exit code of a finished batch."""
+    console, errors = ui.console, ui.errors
     if report.interrupted:
         _fail(errors, "interrupted; run the same command again to resume")
-    if dry_run and not ui.as_json:
-        for result in report.results:
-            action = {SKIPPED: "skip (done)", FAILED: "cannot run"}.get(result.status, "process")
-            click.echo(f"{action:12} {result.input} -> {result.output}")
-    totals = report.totals()
-    if not dry_run:
-        summary = ", ".join(f"{count} {status}" for status, count in totals.items() if count)
-        console.print(f"{summary} in {report.seconds:.1f} s", markup=False, highlight=False)
+    if writes.dry_run and not ui.as_json:
+        for entry in report.files():
+            status = entry["status"]
+            action = {SKIPPED: "skip (done)", FAILED: "cannot run"}.get(status, "process")
+            click.echo(f"{action:12} {entry['input']} -> {entry['output']}")
+    if not writes.dry_run:
+        console.print(
+            f"{report.summary()} in {report.seconds:.1f} s", markup=False, highlight=False
+        )
         if ui.timings:
             _print_batch_timings(errors if ui.as_json else console, report)
-    reported = _write_report(report, report_path, errors)
+    reported = _write_report(report, writes.report, errors)
     if ui.as_json:
-        _print_json(report.to_json())
+        report.dump(sys.stdout)
+        sys.stdout.flush()
     code = report.exit_code()
     return EXIT_FAILED if code == EXIT_OK and not reported else code
 
@@ -500,14 +659,10 @@ def _write_report(report: BatchReport, path: Path | None, errors: Console) -> bo
 
 
 def _print_batch_timings(console: Console, report: BatchReport) -> None:
-    totals: dict[str, float] = {}
-    for result in report.results:
-        for stage, seconds in result.timings.items():
-            totals[stage] = totals.get(stage, 0.0) + seconds
     table = Table(title="stage times, all files", show_edge=False)
     table.add_column("stage")
     table.add_column("seconds", justify="right")
-    for stage, seconds in totals.items():
+    for stage, seconds in report.stage_seconds.items():
         table.add_row(stage, f"{seconds:.3f}")
     console.print(table)
 

@@ -17,7 +17,7 @@ from decomposer.completion import COMPLETION_MODES
 from decomposer.errors import InvalidOptionError
 from decomposer.grouping import DEFAULT_TAU
 from decomposer.image_io import DEFAULT_MAX_PIXELS
-from decomposer.ordering import ORDERINGS
+from decomposer.ordering import DEFAULT_ORDERING, ORDERINGS
 from decomposer.regions import RegionConfig
 
 
@@ -27,7 +27,8 @@ class DecomposeOptions:
 
     layers: N >= 1 (exactly N layers whenever the image has at least N regions) or "auto".
     ordering: how regions are put in depth order, one of `decomposer.ordering.ORDERINGS`
-        ("median": the paper's median of the network's index per region).
+        ("graph": the learned occlusion orderer on the region graph, the default; "median": the
+        paper's median of the network's index per region).
     completion: how the hidden part of each layer is filled in, one of
         `decomposer.completion.COMPLETION_MODES`.
     tau: colour threshold (L2 in [0, 1] RGB) for merging regions adjacent in order, in [0, 2].
@@ -37,7 +38,7 @@ class DecomposeOptions:
     """
 
     layers: int | str = 6
-    ordering: str = "median"
+    ordering: str = DEFAULT_ORDERING
     completion: str = "nearest"
     tau: float = DEFAULT_TAU
     regions: RegionConfig = field(default_factory=RegionConfig)

@@ -59,12 +59,22 @@ def test_package_dependencies_point_one_way(package: str) -> None:
     assert not offenders, "\n".join(offenders)
 
 
-def test_training_uses_decomposer_only_for_file_io_and_regions() -> None:
+def test_training_uses_decomposer_only_for_file_io_regions_and_ordering() -> None:
     allowed = {
         "decomposer.image_io",
         "decomposer.atomic",
         "decomposer.regions",
         "decomposer.errors",
+        # the orderer is trained on the pipeline's own regions and features, and the layers
+        # are evaluated as the pipeline writes them (docs/ARCHITECTURE.md)
+        "decomposer.region_graph",
+        "decomposer.orderer_features",
+        "decomposer.orderer",
+        "decomposer.ordering",
+        "decomposer.grouping",
+        "decomposer.options",
+        "decomposer.pipeline",
+        "decomposer.types",
     }
     offenders = []
     for path in sorted((ROOT / "training").rglob("*.py")):
@@ -86,3 +96,54 @@ def test_ruff_clean() -> None:
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")
     result = subprocess.run([ruff, "check", "--quiet", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Inside decomposer.batch: what each module may import of its siblings (a DAG: plain data at the
+# bottom, the runner at the top); the CLI depends on the runner, never the reverse, and Ray (an
+# optional extra) is imported by its executor alone.
+BATCH_ALLOWED = {
+    "jobs": {"fingerprint"},
+    "fingerprint": set(),
+    "lock": set(),
+    "plan": {"jobs"},
+    "report": {"jobs"},
+    "journal": {"jobs", "fingerprint"},
+    "worker": {"jobs", "fingerprint"},
+    "executors": {"jobs", "worker", "executors"},
+    "runner": {"executors", "jobs", "journal", "plan", "report"},
+}
+
+
+def _modules_imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_batch_modules_depend_one_way_and_never_on_the_cli() -> None:
+    batch = ROOT / "decomposer" / "batch"
+    offenders = []
+    for path in sorted(batch.rglob("*.py")):
+        relative = path.relative_to(batch)
+        if relative.name == "__init__.py" and relative.parent == Path("."):
+            continue  # the package's public surface re-exports everything
+        module = relative.parts[0].removesuffix(".py")
+        assert module in BATCH_ALLOWED, f"{relative}: add it to BATCH_ALLOWED"
+        for name in _modules_imported(path):
+            if name == "decomposer.cli" or name.startswith("plugin_bridge"):
+                offenders.append(f"{relative} imports {name}")
+            if name.startswith("decomposer.batch."):
+                sibling = name.split(".")[2]
+                if sibling != module and sibling not in BATCH_ALLOWED[module]:
+                    offenders.append(f"{relative} imports {name}")
+            if name.split(".")[0] == "ray" and relative != Path("executors/ray_cluster.py"):
+                offenders.append(f"{relative} imports ray (only executors/ray_cluster.py may)")
+    for path in sorted((ROOT / "decomposer").rglob("*.py")):
+        if path.name != "cli.py" and "decomposer.cli" in _modules_imported(path):
+            offenders.append(f"{path.relative_to(ROOT)} imports decomposer.cli")
+    assert not offenders, "\n".join(offenders)

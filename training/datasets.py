@@ -32,10 +32,11 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Record:
-    """One manifest row: the sample's name and split."""
+    """One manifest row: the sample's name, split and source ("" when the manifest has none)."""
 
     name: str
     split: str
+    source: str = ""
 
 
 def read_records(root: Path, split: str | None) -> list[Record]:
@@ -50,7 +51,7 @@ def read_records(root: Path, split: str | None) -> list[Record]:
             reader = csv.DictReader(f)
             if reader.fieldnames is None or not {"name", "split"} <= set(reader.fieldnames):
                 raise DatasetError(f"{manifest}: needs the columns 'name' and 'split'")
-            records = [Record(r["name"], r["split"]) for r in reader]
+            records = [Record(r["name"], r["split"], r.get("source") or "") for r in reader]
     elif split is None:
         records = [Record(p.stem, "") for p in (root / "rgb").glob("*.png")]
     else:

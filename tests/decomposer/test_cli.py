@@ -155,7 +155,7 @@ def test_bad_inputs_give_one_line_error_exit_2_and_no_output(tmp_path: Path) -> 
         (["-o", "x.psd", "--format", "ora"], "does not match"),
         (["-o", "x.jpg"], "suffix"),
         (["--depth-out", "map.tif"], ".png or .npy"),
-        (["--model", "no/such/model"], "no/such/model"),
+        (["--model", "no/such/model", "--ordering", "median"], "no/such/model"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -189,3 +189,26 @@ def test_unwritable_report_is_a_one_line_error_and_exit_1(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "cannot write the report" in result.stderr and "Traceback" not in result.output
     assert (tmp_path / "art.psd").is_file()
+
+
+def test_ordering_option_graph_by_default_median_runs_the_network(tmp_path: Path) -> None:
+    art = make_art(tmp_path / "art.png")
+    help_text = run("--help").output
+    assert "--ordering [graph|median]" in help_text and "learned occlusion orderer" in help_text
+    # the default (graph) never loads the network: a model that does not exist only warns
+    result = run(art, "-o", tmp_path / "g.psd", "--model", tmp_path / "nope", "--json", "-v")
+    assert result.exit_code == 0, result.output
+    assert "--model is not used" in result.output
+    doc = json.loads(result.output[result.output.index("{") :])
+    assert doc["layers"] == 6
+    # the paper's ordering needs it: the same missing model is an error, a real one works
+    result = run(
+        art, "-o", tmp_path / "m.psd", "--model", tmp_path / "nope", "--ordering", "median"
+    )
+    assert result.exit_code == 2 and "nope" in result.output
+    assert not (tmp_path / "m.psd").exists()
+    result = run(art, "-o", tmp_path / "m.psd", "--model", "tiny", "--ordering", "median")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.psd").is_file()
+    result = run(art, "--ordering", "random")
+    assert result.exit_code == 2 and "random" in result.output

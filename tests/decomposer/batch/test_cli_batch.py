@@ -57,8 +57,8 @@ def test_bad_file_among_good_ones_mirrors_tree_and_exits_1(tmp_path: Path) -> No
     ]
     (src / "sub" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n but then garbage")
     (src / "notes.txt").write_text("not an image")
-    result = run(src, "-o", out, "--model", "tiny", "-n", "3", "--workers", "2", "--verify", "-v",
-                 "--report", tmp_path / "report.json")  # fmt: skip
+    result = run(src, "-o", out, "--model", "tiny", "--ordering", "median", "-n", "3",
+                 "--workers", "2", "--verify", "-v", "--report", tmp_path / "report.json")  # fmt: skip
     assert result.exit_code == 1, result.output
     expected = [out / "a.psd", out / "sub" / "b.psd", out / "sub" / "deep" / "c.psd"]
     for source, output in zip(good, expected, strict=True):
@@ -91,22 +91,32 @@ def test_resume_skips_done_files_and_never_trusts_a_half_written_one(tmp_path: P
     assert again.exit_code == 0
     assert json.loads(again.stdout)["totals"]["skipped"] == 3
 
-    # A crash of a non-atomic writer would leave a truncated file under the final name, and the
-    # input of c changes: both are redone, a is still skipped.
+    # b.psd changed after this tool wrote it (here: cut short, as a non-atomic writer's crash
+    # would leave it) and the input of c changes. c is redone; b is not ours any more, so it is
+    # left alone and reported until --overwrite; a is still skipped.
     half = out / "b.psd"
     half.write_bytes(half.read_bytes()[: half.stat().st_size // 2])
+    changed_b = half.read_bytes()
     art(src / "c.png", 99)
     third = run(src, "-o", out, "--model", "tiny", "-n", "3", "--report", tmp_path / "r3.json")
-    assert third.exit_code == 0, third.output
+    assert third.exit_code == 1, third.output
+    assert f"{half}: already exists and changed since this tool wrote it" in third.stderr
     statuses = {n: e["status"] for n, e in report_of(tmp_path / "r3.json").items()}
-    assert statuses == {"a.png": "skipped", "b.png": "done", "c.png": "done"}
+    assert statuses == {"a.png": "skipped", "b.png": "failed", "c.png": "done"}
+    assert half.read_bytes() == changed_b
+    fourth = run(src, "-o", out, "--model", "tiny", "-n", "3", "--overwrite", "--json")
+    assert fourth.exit_code == 0, fourth.output
+    assert json.loads(fourth.stdout)["totals"] == {
+        "done": 1, "skipped": 2, "failed": 0, "interrupted": 0, "planned": 0
+    }  # fmt: skip
     assert verify_output(half, np.asarray(Image.open(src / "b.png").convert("RGBA"))).ok
 
-    # Other options that change the output re-process; --overwrite redoes everything.
+    # Other options that change the output re-process (our own outputs are replaced); --redo
+    # converts everything again.
     changed = run(src, "-o", out, "--model", "tiny", "-n", "2", "--json")
     assert json.loads(changed.stdout)["totals"]["done"] == 3
     assert len(read_layers(out / "a.psd").visible_layers()) == 2
-    forced = run(src, "-o", out, "--model", "tiny", "-n", "2", "--overwrite", "--json")
+    forced = run(src, "-o", out, "--model", "tiny", "-n", "2", "--redo", "--json")
     assert json.loads(forced.stdout)["totals"] == {
         "done": 3, "skipped": 0, "failed": 0, "interrupted": 0, "planned": 0
     }  # fmt: skip
@@ -241,3 +251,11 @@ def test_new_weights_in_a_model_folder_invalidate_earlier_results(tmp_path: Path
     stamp = (weights / "model.safetensors").stat()
     os.utime(weights / "model.safetensors", ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
     assert json.loads(run(*args).stdout)["totals"]["done"] == 1
+
+
+def test_help_says_what_overwrite_redo_and_ray_need() -> None:
+    text = " ".join(run("--help").output.split())
+    assert "--executor [ray|threads]" in text and "--ray-address ADDRESS" in text
+    assert "storage that every node of the cluster sees at the same path" in text
+    assert "Existing files are never replaced unless you pass --overwrite" in text
+    assert "--redo Batch: convert files again even if the journal says they are done" in text

@@ -1,0 +1,38 @@
+"""File identities: content hash, stats, PNG-stack stamps, and the weights' fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from decomposer.batch.fingerprint import file_sha256, file_stat, output_stamp, weights_fingerprint
+
+
+def test_content_hash_and_stats(tmp_path: Path) -> None:
+    data = os.urandom(3 << 20)  # more than one 1 MiB block
+    (tmp_path / "a.png").write_bytes(data)
+    assert file_sha256(tmp_path / "a.png") == hashlib.sha256(data).hexdigest()
+    info = (tmp_path / "a.png").stat()
+    assert file_stat(tmp_path / "a.png") == [info.st_size, info.st_mtime_ns]
+    assert file_stat(tmp_path / "missing.png") is None
+    stack = tmp_path / "a_layers"
+    stack.mkdir()
+    (stack / "manifest.json").write_text(json.dumps({"layers": []}))
+    assert output_stamp(stack) == file_stat(stack / "manifest.json")
+    assert output_stamp(tmp_path / "none.psd") is None
+
+
+def test_weights_fingerprint_follows_the_weight_files(tmp_path: Path) -> None:
+    from model import create_model, save_pretrained
+
+    assert weights_fingerprint("tiny") == "tiny"
+    assert len(weights_fingerprint(None)) == 64  # the shipped default's files
+    save_pretrained(create_model("tiny"), tmp_path / "w")
+    before = weights_fingerprint(str(tmp_path / "w"))
+    assert weights_fingerprint(str(tmp_path / "w")) == before
+    weights = tmp_path / "w" / "model.safetensors"
+    info = weights.stat()
+    os.utime(weights, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))  # retrained in place
+    assert weights_fingerprint(str(tmp_path / "w")) != before
