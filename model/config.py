@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 OUTPUT_ACTIVATIONS = ("sigmoid", "inverse")
+ENCODERS = ("vit", "cnn")
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,17 @@ class ModelConfig:
     windows at 25 % overlap, level 1 into 3×3 at 50 %, level 2 is one window. ``vit_img_size`` is
     only the window size the ViT position embedding is stored for; other window sizes resample it
     at run time, so weights do not depend on ``working_size``.
+
+    ``encoder`` "cnn" replaces that encoder by a timm CNN backbone (``cnn_timm_name``, features at
+    strides 2 … 32; :mod:`model.cnn_encoder`); the ViT fields are then unused and ``working_size``
+    need only be a multiple of 32.
     """
 
     preset: str = "custom"
     working_size: int = 1536  # px, square network input S
+    encoder: str = "vit"  # "vit": Depth Pro's multi-resolution ViT; "cnn": a timm CNN backbone
+    cnn_timm_name: str = "efficientnet_lite0"  # timm name of the CNN backbone (encoder "cnn")
+    cnn_bn_eps: float = 1e-3  # BatchNorm epsilon of the CNN backbone
     vit_timm_name: str = "vit_large_patch14_dinov2"
     vit_img_size: int = 384  # px, window size the ViT position embedding is built for
     patch_size: int = 16  # px, ViT patch (8, 16 or 32)
@@ -39,15 +47,24 @@ class ModelConfig:
     output_activation: str = "sigmoid"  # "sigmoid" -> [0, 1]; "inverse" -> -1/clamp(relu(x))
 
     def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         p = self.patch_size
         if p not in (8, 16, 32):
             raise ValueError(f"patch_size must be 8, 16 or 32, got {p}")
-        unit = 16 * p
-        if self.working_size <= 0 or self.working_size % unit:
-            raise ValueError(
-                f"working_size must be a positive multiple of {unit} (16 × patch_size {p}) so "
-                f"windows align with patches; got {self.working_size}"
-            )
+        if self.encoder == "cnn":
+            if self.working_size <= 0 or self.working_size % 32:
+                raise ValueError(
+                    f"working_size must be a positive multiple of 32 for a CNN encoder; "
+                    f"got {self.working_size}"
+                )
+        else:
+            unit = 16 * p
+            if self.working_size <= 0 or self.working_size % unit:
+                raise ValueError(
+                    f"working_size must be a positive multiple of {unit} (16 × patch_size {p}) so "
+                    f"windows align with patches; got {self.working_size}"
+                )
         if self.vit_img_size % p:
             raise ValueError(f"vit_img_size {self.vit_img_size} must be a multiple of {p}")
         if self.embed_dim % self.num_heads:

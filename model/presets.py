@@ -19,6 +19,14 @@ Why ``small`` looks as it does (measured on the 2-core AMD EPYC, fp32, idle mach
   ``from_pretrained(path, working_size=512)``.
 
 Result: 9.06 M parameters (limit 30 M), ~0.27 s at 512² (limit 0.5 s).
+
+``lite0`` swaps the ViT encoder for a CNN, EfficientNet-Lite0 (timm ``efficientnet_lite0``,
+features at strides 2 … 32, ReLU6, no squeeze-excitation), so it can start from ImageNet weights
+a registry package ships (``training.pretrained``); the fusion decoder and head stay. Measured
+(FLOPs of one 256² forward): ``small`` 9.2 GFLOP, of which the ViT encoder is only 0.45 and the
+width-64 decoder + head at S/2 and S the rest; ``lite0`` with decoder width 32 is 3.9 GFLOP
+(encoder 1.0). Width 48 would be 6.2, 64 would be 9.5. 3.3 M parameters. Its working size is any
+multiple of 32 (default 256, as it is trained).
 """
 
 from __future__ import annotations
@@ -46,6 +54,16 @@ _PRESETS: dict[str, ModelConfig] = {
         hook_blocks=(1, 3),
         encoder_dims=(64, 96, 128, 128),
         decoder_features=64,
+        head_features=(32, 16),
+    ),
+    # EfficientNet-Lite0 encoder (pretrainable from a registry package), slim decoder.
+    "lite0": ModelConfig(
+        preset="lite0",
+        working_size=256,
+        encoder="cnn",
+        cnn_timm_name="efficientnet_lite0",
+        encoder_dims=(24, 40, 112, 320),
+        decoder_features=32,
         head_features=(32, 16),
     ),
     # For tests: 0.29 M parameters, ~7 ms forward at 256² on CPU.

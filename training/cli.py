@@ -20,6 +20,7 @@ def main() -> None:
     Examples:
       decompose-train fetch-sources --out sources/
       decompose-train build-dataset sources/noto-emoji --out data/ --size 512
+      decompose-train resize-dataset data/ data256/ --size 256
       decompose-train fit --data-dir data/ --preset small --save-dir runs/small
       decompose-train export runs/small/best model/weights/default
       decompose-train fit-orderer --data data/ --out runs/orderer --cache cache/
@@ -30,6 +31,31 @@ main.add_command(fetch_sources)
 main.add_command(build_dataset)
 main.add_command(fit)
 main.add_command(fit_orderer_command)
+
+
+@main.command("resize-dataset")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--size", type=int, default=256, show_default=True, help="Long side of every sample (px)."
+)
+def resize_dataset_command(source: Path, destination: Path, size: int) -> None:
+    """Copy a dataset folder with every sample shrunk to SIZE px (RGB area-resampled, labels
+    nearest), e.g. to train at 256² without shrinking 512² PNGs at every step. Incremental: run
+    it again to add the samples a still-running build has written since.
+
+    \b
+    Example:
+      decompose-train resize-dataset data/parts512 data/parts256 --size 256
+    """
+    from training.datasets import DatasetError
+    from training.resize_dataset import resize_dataset
+
+    try:
+        new, total = resize_dataset(source, destination, size)
+    except (DatasetError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{destination}: {new} new samples, {total} in all, long side {size} px")
 
 
 @main.command("export")

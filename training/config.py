@@ -65,6 +65,7 @@ class TrainConfig:
     working_size: int | None = None  # px; None = the preset's
     checkpoint_path: str | None = None  # Apple's depth_pro.pt (preset must be "depthpro")
     init_from: str | None = None  # a save_pretrained folder to start from (fine-tune)
+    init_encoder: str | None = None  # pretrained encoder (training.pretrained); None/"" = random
     batch_size: int = 8  # per process, per micro-batch
     accum_steps: int = 1  # micro-batches per optimizer step
     num_epochs: int = 40
@@ -76,21 +77,24 @@ class TrainConfig:
     warmup_steps: int = 100
     min_lr_ratio: float = 0.0  # cosine floor as a fraction of each group's peak lr
     grad_clip: float = 1.0
-    use_amp: bool = True  # bf16 autocast (CUDA only; ignored on CPU)
+    use_amp: bool = True  # bf16 autocast on CUDA, and on a CPU with native bf16 (AVX-512 BF16/AMX)
     use_edge_loss: bool = False
     edge_loss_weight: float = 0.0
+    rank_loss_weight: float = 0.0  # weight of training.losses.pairwise_rank_loss (0 = off)
+    rank_pairs: int = 4096  # pixel pairs drawn per image for the ranking loss
+    rank_fg_weight: float = 4.0  # weight of pairs whose pixels both lie on drawn pieces
     num_workers: int = 2
     num_threads: int | None = None  # torch intra-op threads; None = torch's default (all cores)
     seed: int = 42
     val_every: int = 500  # optimizer steps; 0 = only at the end
-    val_limit: int = 64  # validation images per evaluation
+    val_limit: int = 64  # validation images per evaluation (evenly spread over the split)
     ckpt_every: int = 250  # optimizer steps; 0 = only at the end
     log_every: int = 10
     time_budget_min: float | None = None  # stop cleanly after this many minutes
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "accum_steps", "num_epochs", "log_every")
+        positive = ("batch_size", "accum_steps", "num_epochs", "log_every", "rank_pairs")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
@@ -100,6 +104,8 @@ class TrainConfig:
             "weight_decay",
             "grad_clip",
             "edge_loss_weight",
+            "rank_loss_weight",
+            "rank_fg_weight",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
@@ -114,6 +120,11 @@ class TrainConfig:
             raise ValueError(f"time budget must be > 0 minutes, got {self.time_budget_min}")
         if self.checkpoint_path and self.preset != "depthpro":
             raise ValueError("--checkpoint-path (Apple's depth_pro.pt) needs --preset depthpro")
+        if self.init_encoder and (self.checkpoint_path or self.init_from):
+            raise ValueError(
+                "--init-encoder initialises a fresh preset; it cannot be combined with "
+                "--checkpoint-path or --init-from"
+            )
 
     @property
     def edge_weight(self) -> float:
@@ -169,6 +180,23 @@ RECIPES: dict[str, dict[str, Any]] = {
         "batch_size": 8,
         "min_lr_ratio": 0.05,
         "num_workers": 1,
+    },
+    # The parts model (issue 9): `lite0` from ImageNet EfficientNet-Lite0 weights, SSI-MAE +
+    # edge + pairwise ranking of pieces; bf16 autocast on a CPU that has it. Learning rates from
+    # the probes in training/RUNS.md.
+    "cpu-parts": {
+        "preset": "lite0",
+        "init_encoder": "efficientnet-lite0-imagenet",
+        "encoder_lr": 3e-4,
+        "learning_rate": 1e-3,
+        "weight_decay": 1e-4,
+        "warmup_steps": 50,
+        "batch_size": 8,
+        "min_lr_ratio": 0.05,
+        "num_workers": 1,
+        "use_edge_loss": True,
+        "edge_loss_weight": 0.1,
+        "rank_loss_weight": 1.0,
     },
 }
 

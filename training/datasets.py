@@ -150,7 +150,9 @@ class LayerIndexDataset(Dataset):
     normalised with mean/std, ``label`` float32 (1, S, S) dense rank (0 = background), ``mask``
     bool (1, S, S) (False on padding), ``index`` int. With ``augment`` set, the augmentation is
     drawn from ``numpy.random.default_rng(aug_seed)`` (default: the index), so it does not depend on
-    which worker loads the sample.
+    which worker loads the sample. ``limit`` keeps that many samples: the first ones by name, or
+    with ``spread`` ones evenly spaced over the sorted split (so a subset of a multi-source split,
+    whose names start with the source, covers every source).
     """
 
     def __init__(
@@ -162,10 +164,14 @@ class LayerIndexDataset(Dataset):
         std: tuple[float, float, float] = (0.5, 0.5, 0.5),
         augment: AugmentConfig | None = None,
         limit: int | None = None,
+        spread: bool = False,
     ) -> None:
         self.root = Path(root)
         self.records = read_records(self.root, split)
-        if limit is not None:
+        if limit is not None and spread and 0 < limit < len(self.records):
+            picks = np.linspace(0, len(self.records) - 1, limit).round().astype(int)
+            self.records = [self.records[i] for i in picks]
+        elif limit is not None:
             self.records = self.records[:limit]
         if not self.records:
             raise DatasetError(f"{self.root}: no samples in split {split or 'all'!r}")

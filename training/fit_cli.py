@@ -9,6 +9,7 @@ import click
 
 from model import list_presets
 from training.config import list_recipes, make_config
+from training.pretrained import list_pretrained_encoders
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -54,6 +55,14 @@ EXIT_INTERRUPTED = 130
     help="Initialise from a save_pretrained model folder (fine-tune our own model).",
 )
 @click.option(
+    "--init-encoder",
+    type=click.Choice([*list_pretrained_encoders(), "none"]),
+    default=None,
+    help="Start a fresh preset's encoder from pretrained weights that an installed package "
+    "ships (e.g. efficientnet-lite0-imagenet for --preset lite0; nothing is downloaded); "
+    "'none' = random init even where the recipe names one.",
+)
+@click.option(
     "--resume",
     is_flag=False,
     flag_value="auto",
@@ -85,9 +94,28 @@ EXIT_INTERRUPTED = 130
     help="Weight of the edge loss (0 = off; 0.1 usual; implies --use-edge-loss when > 0).",
 )
 @click.option(
+    "--rank-loss-weight",
+    type=float,
+    default=None,
+    help="Weight of the pairwise ranking loss over pixel pairs of different pieces (0 = off).",
+)
+@click.option(
+    "--rank-pairs",
+    type=int,
+    default=None,
+    help="Pixel pairs per image for the ranking loss (4096).",
+)
+@click.option(
+    "--rank-fg-weight",
+    type=float,
+    default=None,
+    help="Ranking-loss weight of pairs whose pixels both lie on drawn pieces (4; others 1).",
+)
+@click.option(
     "--use-amp/--no-amp",
     default=None,
-    help="bf16 autocast + TF32 on CUDA (default on; no effect on CPU).",
+    help="bf16 autocast (default on): on CUDA (+ TF32), and on a CPU with native bf16 "
+    "(AVX-512 BF16 / AMX); fp32 elsewhere. The choice is written to the run log.",
 )
 @click.option("--num-workers", type=int, default=None, help="Data-loader worker processes (2).")
 @click.option(
@@ -127,6 +155,7 @@ def fit(
     recipe: str,
     checkpoint_path: str | None,
     init_from: str | None,
+    init_encoder: str | None,
     resume: str | None,
     batch_size: int | None,
     accum_steps: int | None,
@@ -138,6 +167,9 @@ def fit(
     warmup_steps: int | None,
     use_edge_loss: bool | None,
     edge_loss_weight: float | None,
+    rank_loss_weight: float | None,
+    rank_pairs: int | None,
+    rank_fg_weight: float | None,
     use_amp: bool | None,
     num_workers: int | None,
     threads: int | None,
@@ -158,6 +190,7 @@ def fit(
     Examples:
       decompose-train fit --data-dir data/ --preset small --save-dir runs/small
       decompose-train fit --data-dir data/ --save-dir runs/small --resume --time-budget 60
+      decompose-train fit --data-dir data/ --recipe cpu-parts --save-dir runs/parts
       decompose-train fit --data-dir data/ --recipe paper --checkpoint-path depth_pro.pt
       torchrun --nproc_per_node 8 -m training.fit_cli --data-dir data/ --recipe paper \\
           --checkpoint-path depth_pro.pt --batch-size 2
@@ -177,6 +210,7 @@ def fit(
             preset=preset,
             checkpoint_path=checkpoint_path,
             init_from=init_from,
+            init_encoder="" if init_encoder == "none" else init_encoder,
             batch_size=batch_size,
             accum_steps=accum_steps,
             num_epochs=num_epochs,
@@ -187,6 +221,9 @@ def fit(
             warmup_steps=warmup_steps,
             use_edge_loss=use_edge_loss,
             edge_loss_weight=edge_loss_weight,
+            rank_loss_weight=rank_loss_weight,
+            rank_pairs=rank_pairs,
+            rank_fg_weight=rank_fg_weight,
             use_amp=use_amp,
             num_workers=num_workers,
             num_threads=threads,

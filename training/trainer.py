@@ -13,10 +13,15 @@ Exact resume: the checkpoint holds model, optimizer, scheduler, step, data posit
 micro-batch) and the torch / numpy / python (and CUDA) RNG states. The data order of an epoch is a
 function of (seed, epoch) and each sample's augmentation a function of (seed, epoch, index), so
 neither depends on the number of loader workers nor on where a run was interrupted.
+
+Precision (``use_amp``, :func:`resolve_amp`): bf16 autocast on CUDA, and on a CPU whose
+instruction set has native bf16 (AVX-512 BF16 or AMX-BF16, read from ``/proc/cpuinfo``) with
+oneDNN available; otherwise fp32. The choice and its reason are in the "start" log line.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -41,8 +46,9 @@ from model import LayerIndexNet, ModelConfig, create_model, from_pretrained, loa
 from model import save_pretrained as save_model
 from training.config import TrainConfig
 from training.datasets import DatasetError, LayerIndexDataset, read_records
-from training.losses import layer_index_loss, ssi_mae_loss
+from training.losses import loss_terms, ssi_mae_loss
 from training.metrics import all_metrics, mean_metrics
+from training.pretrained import init_encoder
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "train_log.jsonl"
@@ -103,14 +109,57 @@ def pick_device(info: DistInfo) -> torch.device:
     return torch.device("cpu")
 
 
-def build_model(cfg: TrainConfig) -> LayerIndexNet:
-    """The network to train: Apple's checkpoint, a saved model, or a fresh preset."""
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def native_bf16_flags(cpuinfo: str) -> list[str]:
+    """The native-bf16 instruction-set flags (``NATIVE_BF16_FLAGS``) in /proc/cpuinfo text."""
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return [f for f in NATIVE_BF16_FLAGS if f in flags]
+
+
+@functools.cache
+def cpu_bf16_support(cpuinfo_path: str = "/proc/cpuinfo") -> tuple[bool, str]:
+    """(supported, reason): whether bf16 autocast on this CPU runs on native bf16 instructions
+    through oneDNN. Unknown (no cpuinfo, no oneDNN) counts as unsupported."""
+    if not torch.backends.mkldnn.is_available():
+        return False, "oneDNN is not available in this torch build"
+    try:
+        text = Path(cpuinfo_path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False, f"CPU flags unknown ({cpuinfo_path} unreadable)"
+    native = native_bf16_flags(text)
+    if not native:
+        return False, "CPU has no native bf16 (no avx512_bf16 / amx_bf16 flag)"
+    return True, "CPU has " + " + ".join(native)
+
+
+def resolve_amp(requested: bool, device: torch.device) -> tuple[bool, str]:
+    """(use bf16 autocast, reason) for ``use_amp=requested`` on ``device``."""
+    if not requested:
+        return False, "disabled (use_amp off)"
+    if device.type == "cuda":
+        return True, "CUDA"
+    if device.type == "cpu":
+        return cpu_bf16_support()
+    return False, f"no bf16 autocast on {device.type}"
+
+
+def build_model(cfg: TrainConfig) -> tuple[LayerIndexNet, dict[str, str] | None]:
+    """(network to train, pretrained-encoder provenance or None): Apple's checkpoint, a saved
+    model, or a fresh preset (its encoder optionally from ``cfg.init_encoder``)."""
     size = {"working_size": cfg.working_size} if cfg.working_size else {}
     if cfg.checkpoint_path:
-        return load_depth_pro(cfg.checkpoint_path, **size).train()
+        return load_depth_pro(cfg.checkpoint_path, **size).train(), None
     if cfg.init_from:
-        return from_pretrained(cfg.init_from, **size).train()
-    return create_model(cfg.preset, **size).train()
+        return from_pretrained(cfg.init_from, **size).train(), None
+    net = create_model(cfg.preset, **size)
+    source = init_encoder(net, cfg.init_encoder) if cfg.init_encoder else None
+    return net.train(), source
 
 
 def param_groups(net: LayerIndexNet, cfg: TrainConfig) -> list[dict[str, Any]]:
@@ -286,7 +335,7 @@ class Trainer:
             torch.set_num_threads(cfg.num_threads)
         self.info = setup_distributed()
         self.device = pick_device(self.info)
-        self.amp = cfg.use_amp and self.device.type == "cuda"
+        self.amp, self.amp_reason = resolve_amp(cfg.use_amp, self.device)
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
@@ -298,12 +347,14 @@ class Trainer:
 
         seed_everything(cfg.seed)
         ckpt = self._load_checkpoint(self.resume_path) if self.resume_path else None
+        self.encoder_source: dict[str, str] | None = None
         if ckpt is not None:
             self.net = LayerIndexNet(ModelConfig.from_dict(ckpt["model_config"]))
             self.net.load_state_dict(ckpt["model"])
             self.net.train()
+            self.encoder_source = ckpt.get("encoder_source")
         else:
-            self.net = build_model(cfg)
+            self.net, self.encoder_source = build_model(cfg)
         self.net.to(self.device)
         mcfg = self.net.config
 
@@ -314,7 +365,13 @@ class Trainer:
         self.val_set: LayerIndexDataset | None = None
         if read_records(data, "val"):
             self.val_set = LayerIndexDataset(
-                data, "val", mcfg.working_size, mcfg.mean, mcfg.std, limit=cfg.val_limit
+                data,
+                "val",
+                mcfg.working_size,
+                mcfg.mean,
+                mcfg.std,
+                limit=cfg.val_limit,
+                spread=True,
             )
         self.sampler = ResumableSampler(self.train_set, self.info, cfg.seed)
         per_rank = len(self.sampler.inner)
@@ -396,6 +453,7 @@ class Trainer:
                     "elapsed_s": self.elapsed(),
                     "rng": rng_state(),
                     "train_config": self.cfg.to_dict(),
+                    "encoder_source": self.encoder_source,
                 },
                 path,
             )
@@ -416,6 +474,8 @@ class Trainer:
                     "data_dir": str(self.cfg.data_dir),
                     "train_samples": len(self.train_set),
                     "world_size": self.info.world_size,
+                    "precision": "bf16-autocast" if self.amp else "fp32",
+                    "pretrained_encoder": self.encoder_source,
                     "config": self.cfg.to_dict(),
                     "validation": val,
                 }
@@ -491,6 +551,9 @@ class Trainer:
             resumed_from=str(self.resume_path) if self.resume_path else None,
             world_size=self.info.world_size,
             device=str(self.device),
+            amp="bf16" if self.amp else "off",
+            amp_reason=self.amp_reason,
+            pretrained_encoder=self.encoder_source,
             train_samples=len(self.train_set),
             val_samples=len(self.val_set) if self.val_set else 0,
             config=cfg.to_dict(),
@@ -500,6 +563,7 @@ class Trainer:
         last_val: dict[str, float] | None = None
         try:
             accum_losses: list[float] = []
+            accum_terms: dict[str, float] = {}
             accum_samples = 0
             step_t0 = time.monotonic()
             while self.step < self.total_steps and stopped == "done":
@@ -515,9 +579,20 @@ class Trainer:
                             self.device.type, dtype=torch.bfloat16, enabled=self.amp
                         ):
                             pred = self.model(x)
-                        loss = layer_index_loss(pred.float(), y, m, cfg.edge_weight)
+                        terms = loss_terms(
+                            pred.float(),
+                            y,
+                            m,
+                            edge_weight=cfg.edge_weight,
+                            rank_weight=cfg.rank_loss_weight,
+                            rank_pairs=cfg.rank_pairs,
+                            rank_fg_weight=cfg.rank_fg_weight,
+                        )
+                        loss = torch.stack(list(terms.values())).sum()
                         (loss / cfg.accum_steps).backward()
                     accum_losses.append(float(loss.detach()))
+                    for name, value in terms.items():
+                        accum_terms[name] = accum_terms.get(name, 0.0) + float(value.detach())
                     accum_samples += x.shape[0]
                     if not sync:
                         continue
@@ -529,7 +604,8 @@ class Trainer:
                     self.optimizer.zero_grad(set_to_none=True)
                     self.step += 1
                     step_loss = sum(accum_losses) / len(accum_losses)
-                    accum_losses = []
+                    step_terms = {k: v / len(accum_losses) for k, v in accum_terms.items()}
+                    accum_losses, accum_terms = [], {}
                     result.losses.append(step_loss)
                     now = time.monotonic()
                     if self.step % cfg.log_every == 0 or self.step == 1:
@@ -539,6 +615,7 @@ class Trainer:
                             step=self.step,
                             epoch=self.epoch,
                             loss=mean_loss,
+                            **{f"loss_{k}": v for k, v in step_terms.items()},
                             lr_encoder=self.optimizer.param_groups[0]["lr"],
                             lr_decoder=self.optimizer.param_groups[1]["lr"],
                             grad_norm=float(grad_norm),

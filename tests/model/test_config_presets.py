@@ -13,8 +13,8 @@ def n_params(net: torch.nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def test_registry_lists_the_three_presets() -> None:
-    assert list_presets() == ["depthpro", "small", "tiny"]
+def test_registry_lists_the_presets() -> None:
+    assert list_presets() == ["depthpro", "small", "lite0", "tiny"]
 
 
 def test_unknown_preset_and_override_are_clear_errors() -> None:
@@ -70,7 +70,7 @@ def test_attribute_groups_partition_the_parameters() -> None:
     assert sum(n_params(m) for m in groups) == n_params(net)
 
 
-@pytest.mark.parametrize(("name", "batch"), [("tiny", 2), ("small", 1)])
+@pytest.mark.parametrize(("name", "batch"), [("tiny", 2), ("small", 1), ("lite0", 2)])
 def test_forward_shape_and_sigmoid_range(name: str, batch: int) -> None:
     torch.manual_seed(0)
     net = create_model(name).eval()
@@ -100,3 +100,37 @@ def test_wrong_input_size_is_a_clear_error() -> None:
     net = create_model("tiny")
     with pytest.raises(ValueError, match="encoder input must be 256×256, got 128×128"):
         net(torch.zeros(1, 3, 128, 128))
+
+
+def test_lite0_cnn_encoder_geometry_and_sizes() -> None:
+    net = create_model("lite0", working_size=96)
+    assert net.config.encoder == "cnn" and n_params(net) < 5_000_000
+    feats = net.encoder(torch.zeros(1, 3, 96, 96))
+    assert [tuple(f.shape[1:]) for f in feats] == [
+        (32, 48, 48),
+        (24, 24, 24),
+        (40, 12, 12),
+        (112, 6, 6),
+        (320, 3, 3),
+    ]
+    with pytest.raises(ValueError, match="positive multiple of 32 for a CNN encoder"):
+        create_model("lite0", working_size=100)
+    with pytest.raises(ValueError, match="encoder_dims .* must equal the channels"):
+        create_model("lite0", encoder_dims=(24, 40, 112, 256))
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        create_model("lite0", encoder="rnn")
+    with pytest.raises(ValueError, match="encoder input must be 96×96, got 64×64"):
+        net(torch.zeros(1, 3, 64, 64))
+
+
+def test_bf16_autocast_keeps_the_index_map_in_fp32() -> None:
+    """Under bf16 autocast the head's last conv runs in fp32: the map is not bf16-quantised."""
+    torch.manual_seed(0)
+    net = create_model("tiny").eval()
+    x = torch.randn(1, 3, 256, 256)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = net(x)
+    assert y.dtype == torch.float32
+    assert torch.unique(y).numel() > torch.unique(y.to(torch.bfloat16)).numel()
+    with torch.inference_mode():  # a network cast to bf16 as a whole still runs
+        assert net.to(torch.bfloat16)(x.to(torch.bfloat16)).dtype == torch.bfloat16

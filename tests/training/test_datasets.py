@@ -103,3 +103,13 @@ def test_augmented_item_is_reproducible_from_its_seed(
     a, b, c = ds[(1, 123)], ds[(1, 123)], ds[(1, 124)]
     assert torch.equal(a["image"], b["image"]) and torch.equal(a["label"], b["label"])
     assert not torch.equal(a["image"], c["image"])
+
+
+def test_limit_first_or_spread_over_the_split(rectangles_dataset: Callable[..., Path]) -> None:
+    root = rectangles_dataset(0, 9)
+    names = [r.name for r in LayerIndexDataset(root, "val", 32).records]
+    first = LayerIndexDataset(root, "val", 32, limit=3).records
+    spread = LayerIndexDataset(root, "val", 32, limit=3, spread=True).records
+    assert [r.name for r in first] == names[:3]
+    assert [r.name for r in spread] == [names[0], names[4], names[8]]
+    assert len(LayerIndexDataset(root, "val", 32, limit=50, spread=True)) == 9

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from training.losses import (
     gradient_matching_loss,
     layer_index_loss,
+    loss_terms,
     normalize_ssi,
+    pair_sampling_weights,
+    pairwise_rank_loss,
     ssi_mae_loss,
 )
 
@@ -95,3 +100,121 @@ def test_loss_is_zero_for_affine_truth_and_has_gradients() -> None:
 def test_shape_mismatch_raises_one_line_error() -> None:
     with pytest.raises(ValueError, match="differ in shape"):
         ssi_mae_loss(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 5))
+
+
+# ------------------------------------------------------------------ pairwise ranking loss
+
+
+def _pieces(seed: int = 0, size: int = 24) -> torch.Tensor:
+    """(2, 1, size, size) dense-rank labels: background 0 and four overlapping rectangles."""
+    gen = torch.Generator().manual_seed(seed)
+    out = torch.zeros(2, 1, size, size)
+    for b in range(2):
+        for k in range(1, 5):
+            y, x = (int(v) for v in torch.randint(0, size * 2 // 3, (2,), generator=gen))
+            out[b, 0, y : y + size // 3, x : x + size // 3] = k
+    ranks = [torch.unique(im, return_inverse=True)[1].float() for im in out]
+    return torch.stack(ranks)
+
+
+def _rank(pred: torch.Tensor, target: torch.Tensor, seed: int = 0, **kw: object) -> float:
+    gen = torch.Generator().manual_seed(seed)
+    return pairwise_rank_loss(pred, target, generator=gen, **kw).item()
+
+
+def test_rank_loss_hand_computed_two_pixels() -> None:
+    # target (0, 1); pred normalised: median 0, MAD 0.5 -> (0, 2); every untied pair has |Δ| = 2
+    target = _row(0, 1)
+    assert _rank(_row(0, 1), target) == pytest.approx(0.1 * math.log1p(math.exp(-20)), abs=1e-9)
+    assert _rank(_row(1, 0), target) == pytest.approx(0.1 * math.log1p(math.exp(20)), rel=1e-5)
+
+
+def test_rank_loss_perfect_is_near_zero_reversed_is_large() -> None:
+    target = _pieces()
+    perfect = _rank(target.clone(), target)
+    reversed_ = _rank(-target, target)
+    assert perfect < 1e-3
+    assert reversed_ > 0.5
+    assert _rank(torch.zeros_like(target), target) == pytest.approx(
+        0.1 * math.log(2.0), rel=1e-4
+    )  # a constant map: Δ = 0 on every pair
+
+
+@pytest.mark.parametrize("scale,shift", [(0.01, 0.0), (3.0, -7.0), (250.0, 1e3)])
+def test_rank_loss_invariant_to_prediction_scale_shift_and_to_relabelling(
+    scale: float, shift: float
+) -> None:
+    target = _pieces(1)
+    pred = torch.randn(target.shape, generator=torch.Generator().manual_seed(2))
+    base = _rank(pred, target)
+    assert base > 0.05
+    assert _rank(pred * scale + shift, target) == pytest.approx(base, rel=1e-4)
+    # an order-preserving relabelling that keeps the background at 0
+    relabelled = torch.tensor([0.0, 2.0, 5.0, 6.0, 11.0])[target.long()]
+    assert _rank(pred, relabelled) == pytest.approx(base, rel=1e-6)
+
+
+def test_rank_loss_weights_foreground_pairs() -> None:
+    # background at the back is right, the two pieces are swapped: only fg-fg pairs are wrong
+    target = _row(0, 0, 1, 2)
+    pred = _row(0, 0, 2, 1)
+    low = _rank(pred, target, fg_weight=1.0, num_pairs=20_000)
+    high = _rank(pred, target, fg_weight=10.0, num_pairs=20_000)
+    assert 0.0 < low < high
+    assert _rank(pred, target, fg_weight=0.0, num_pairs=20_000) < 1e-3  # bg pairs are all right
+
+
+def test_rank_loss_without_pairs_is_zero_and_finite() -> None:
+    flat = torch.zeros(2, 1, 5, 5)
+    assert _rank(torch.randn(2, 1, 5, 5), flat) == 0.0  # one piece only: every pair is tied
+    target = _pieces()
+    none = torch.zeros_like(target, dtype=torch.bool)
+    assert _rank(torch.randn(target.shape), target, mask=none) == 0.0
+
+
+def test_rank_loss_respects_mask() -> None:
+    target = _row(0, 1, 2, 3)
+    mask = _row(1, 1, 1, 0).bool()
+    # the masked pixel is wrongly ordered; the loss must not see it
+    pred = _row(0, 1, 2, -100)
+    assert _rank(pred, target, mask=mask) < 1e-3
+    assert _rank(pred, target) > 1.0
+
+
+def test_pair_sampling_balances_pieces() -> None:
+    target = torch.zeros(1, 1, 10, 10)
+    target[0, 0, 0, 0] = 1  # a one-pixel piece next to 99 background pixels
+    mask = torch.ones_like(target, dtype=torch.bool)
+    w = pair_sampling_weights(target[:, 0], mask[:, 0], balance=1.0)
+    assert w.sum().item() == pytest.approx(1.0)
+    assert w[0, 0].item() == pytest.approx(0.5)  # each piece gets half the draws
+    uniform = pair_sampling_weights(target[:, 0], mask[:, 0], balance=0.0)
+    assert uniform[0, 0].item() == pytest.approx(0.01)
+
+
+def test_rank_loss_gradient_fixes_the_order_among_pieces() -> None:
+    # the background is already at the back, the four pieces are in reverse order
+    target = _pieces(3)
+    values = torch.tensor([-3.0, 4.0, 3.0, 2.0, 1.0], requires_grad=True)
+    opt = torch.optim.Adam([values], lr=0.2)
+    before = _rank(values.detach()[target.long()], target)
+    for i in range(60):
+        opt.zero_grad()
+        pred = values[target.long()]
+        pairwise_rank_loss(pred, target, generator=torch.Generator().manual_seed(i)).backward()
+        opt.step()
+    after = _rank(values.detach()[target.long()], target)
+    assert after < 0.05 * before
+    assert torch.all(values[1:].detach().diff() > 0)  # pieces now in label order
+
+
+def test_loss_terms_sum_to_layer_index_loss() -> None:
+    target = _pieces()
+    pred = torch.randn(target.shape)
+    torch.manual_seed(5)
+    terms = loss_terms(pred, target, edge_weight=0.1, rank_weight=0.5)
+    assert set(terms) == {"ssi_mae", "edge", "rank"}
+    torch.manual_seed(5)
+    total = layer_index_loss(pred, target, edge_weight=0.1, rank_weight=0.5)
+    assert total.item() == pytest.approx(sum(t.item() for t in terms.values()), rel=1e-6)
+    assert set(loss_terms(pred, target)) == {"ssi_mae"}

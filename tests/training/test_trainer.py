@@ -19,11 +19,16 @@ from training.trainer import (
     LOG_NAME,
     Trainer,
     TrainingError,
+    cpu_bf16_support,
     lr_factor,
+    native_bf16_flags,
     param_groups,
+    resolve_amp,
     train,
     validate,
 )
+
+NATIVE_BF16, NO_BF16_REASON = cpu_bf16_support()
 
 
 def _config(data: Path, save: Path, **kw: object) -> TrainConfig:
@@ -61,6 +66,63 @@ def test_tiny_preset_overfits_32_samples(
     after = validate(trainer.net, trainer.train_set, trainer.device, 8, amp=False)["loss"]
     assert result.stopped == "done" and result.step == 40
     assert after <= 0.5 * before, f"training-set loss {before:.3f} -> {after:.3f}"
+
+
+@pytest.mark.skipif(not NATIVE_BF16, reason=f"bf16 autocast not used here: {NO_BF16_REASON}")
+def test_bf16_cpu_training_overfits_with_the_ranking_loss(
+    rectangles_dataset: Callable[..., Path], tmp_path: Path
+) -> None:
+    data = rectangles_dataset(16, 2, size=(64, 64))
+    cfg = _config(
+        data,
+        tmp_path / "run",
+        batch_size=8,
+        max_steps=30,
+        learning_rate=3e-3,
+        encoder_lr=3e-3,
+        warmup_steps=3,
+        rank_loss_weight=1.0,
+        rank_pairs=512,
+        augment=NO_AUGMENT,
+    )
+    trainer = Trainer(cfg, progress=False)
+    assert trainer.amp and trainer.device.type == "cpu"
+    before = validate(trainer.net, trainer.train_set, trainer.device, 8, amp=True)["loss"]
+    result = trainer.run()
+    after = validate(trainer.net, trainer.train_set, trainer.device, 8, amp=True)["loss"]
+    assert all(math.isfinite(x) for x in result.losses)
+    assert after <= 0.6 * before, f"training-set loss {before:.3f} -> {after:.3f}"
+    lines = [json.loads(x) for x in (tmp_path / "run" / LOG_NAME).open()]
+    start = lines[0]
+    assert start["event"] == "start" and start["amp"] == "bf16"
+    assert "bf16" in start["amp_reason"]
+    steps = [x for x in lines if x["event"] == "train"]
+    assert {"loss_ssi_mae", "loss_rank"} <= set(steps[0])
+    assert steps[-1]["loss"] == pytest.approx(steps[-1]["loss_ssi_mae"] + steps[-1]["loss_rank"])
+    meta = json.loads((tmp_path / "run" / "final" / "config.json").read_text())["metadata"]
+    assert meta["training"]["precision"] == "bf16-autocast"
+
+
+def test_bf16_detection_and_clean_fallback(tmp_path: Path) -> None:
+    text = "processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 amx_tile amx_bf16\n"
+    assert native_bf16_flags(text) == ["avx512_bf16", "amx_bf16"]
+    assert native_bf16_flags("flags : fpu sse2 avx2 avx512f\n") == []
+    old = tmp_path / "cpuinfo"
+    old.write_text("processor : 0\nflags : fpu sse2 avx2 fma\n")
+    ok, reason = cpu_bf16_support(str(old))
+    assert not ok and "no native bf16" in reason
+    ok, reason = cpu_bf16_support(str(tmp_path / "missing"))
+    assert not ok and "unknown" in reason
+    assert resolve_amp(False, torch.device("cpu")) == (False, "disabled (use_amp off)")
+    assert resolve_amp(True, torch.device("cpu")) == cpu_bf16_support()
+
+
+def test_fp32_run_when_amp_is_off(synthetic_dataset: Callable[..., Path], tmp_path: Path) -> None:
+    data = synthetic_dataset(4, 0)
+    result = train(_config(data, tmp_path / "run", max_steps=2, use_amp=False), progress=False)
+    assert result.step == 2 and all(math.isfinite(x) for x in result.losses)
+    start = json.loads((tmp_path / "run" / LOG_NAME).open().readline())
+    assert (start["amp"], start["amp_reason"]) == ("off", "disabled (use_amp off)")
 
 
 def test_resume_continues_exactly(synthetic_dataset: Callable[..., Path], tmp_path: Path) -> None:
