@@ -80,7 +80,8 @@ Examples:
   decompose scans/ -o layered/ --workers 2 --report report.json
   decompose "sketches/**/*.png" -o out/ --format png --dry-run
   decompose /shared/in/ -o /shared/out/ --executor ray --ray-address head:6379
-  decompose art.png --model tiny --json     # machine-readable result on stdout
+  decompose art.png --json                 # machine-readable result on stdout
+  decompose art.png --model runs/small/best # your own trained weights (or a .onnx file)
 \b
 Existing files are never replaced unless you pass --overwrite, except outputs that
 this tool wrote itself in an earlier run of the same batch (recorded in its journal).
@@ -158,16 +159,30 @@ def _is_single(inputs: tuple[str, ...]) -> bool:
 
 def _model_message(spec: ModelSpec, exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"model {spec.label}: {text}"
+    # model.load's messages start with the spec they are about; others get it in front
+    return text if text.startswith(spec.label) else f"model {spec.label}: {text}"
 
 
 def _load_model_or_exit(ctx: click.Context, spec: ModelSpec, ui: Ui) -> Any:
+    """The network for `spec`, or exit 2 with a one-line error. An untrained random:PRESET's
+    warning is one plain line on the console (silent with -q), not Python's warning format."""
+    import warnings
+
+    from model.errors import RandomWeightsWarning
+
     started = time.perf_counter()
     try:
-        net = spec.load()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            net = spec.load()
     except (DecomposerError, OSError, ValueError) as exc:
         _fail(ui.errors, _model_message(spec, exc))
         ctx.exit(EXIT_USAGE)
+    for w in caught:
+        if issubclass(w.category, RandomWeightsWarning):
+            ui.console.print(f"warning: {w.message}", markup=False)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if ui.verbose:
         seconds = time.perf_counter() - started
         ui.errors.print(f"model {spec.label} loaded in {seconds:.2f} s", markup=False)
@@ -219,14 +234,17 @@ def _print_json(document: dict[str, Any]) -> None:
     "-m",
     "--model",
     default=None,
-    metavar="PATH|PRESET",
-    help="Weights folder/file or a preset name (e.g. tiny); default: the shipped model.",
+    metavar="PATH|NAME",
+    help="Weights: a folder from decompose-train, a .onnx file (runs on onnxruntime) or Apple's "
+    "depth_pro.pt; 'default' (the shipped model, the default); random:PRESET for an untrained "
+    "network (tests and benchmarks only).",
 )
 @click.option(
     "--device",
     default=None,
     metavar="NAME",
-    help="Torch device: cpu, cuda, cuda:1, mps. Default: best available.",
+    help="Torch device: cpu, cuda, cuda:1, mps. Default: best available. Without torch (the "
+    "light install) the model runs on the CPU with onnxruntime.",
 )
 @click.option(
     "--complete",

@@ -44,41 +44,27 @@ def layer_names(count: int) -> list[str]:
     return names
 
 
-def load_model(name_or_path: str | Path | None = None) -> Any:
-    """The layer-index network, in eval mode.
+def load_model(name_or_path: str | Path | None = None, *, runtime: str = "auto") -> Any:
+    """The layer-index network, in eval mode, resolved by `model.load`.
 
-    None: the embedded default model (`model.default_weights_dir()`); a preset name from
-    `model.list_presets()` (architecture with untrained weights, for tests); or a folder written
-    by `model.save_pretrained`. Raises ModelLoadError with an actionable message.
+    None or "default": the embedded default model; a `save_pretrained` folder, `.onnx` or
+    Apple `.pt` file; "random:PRESET" for an untrained network (tests, benchmarks; warns).
+    runtime: "auto" (torch if installed, else onnxruntime), "torch" or "onnx".
+    Raises ModelLoadError with the model package's one-line, actionable message.
     """
     import model as model_pkg
 
-    if name_or_path is None:
-        folder = model_pkg.default_weights_dir()
-        if not (folder / "model.safetensors").is_file():
-            raise ModelLoadError(
-                f"default model weights are not installed (expected {folder / 'model.safetensors'});"
-                " pass a model folder or preset, or an index map"
-            )
-        return _from_folder(model_pkg, folder)
-    text = str(name_or_path)
-    if isinstance(name_or_path, str) and text in model_pkg.list_presets():
-        return model_pkg.create_model(text).eval()
-    path = Path(name_or_path)
-    if path.is_dir():
-        return _from_folder(model_pkg, path)
-    if path.exists():
-        return _from_folder(model_pkg, path)
-    presets = ", ".join(model_pkg.list_presets())
-    raise ModelLoadError(f"{text}: not a model folder or a preset name (presets: {presets})")
-
-
-def _from_folder(model_pkg: Any, folder: Path) -> Any:
     try:
-        return model_pkg.from_pretrained(folder).eval()
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        message = " ".join(str(exc).split())
-        raise ModelLoadError(f"{folder}: cannot load model ({message})") from exc
+        return model_pkg.load(name_or_path, runtime=runtime)
+    except model_pkg.ModelError as exc:
+        raise ModelLoadError(" ".join(str(exc).split())) from exc
+
+
+def model_device(net: Any) -> str:
+    """The device a loaded network runs on ("cpu", "cuda:0", ...), for either runtime."""
+    import model as model_pkg
+
+    return model_pkg.device_of(net)
 
 
 def predict_index(
@@ -90,9 +76,10 @@ def predict_index(
 ) -> np.ndarray:
     """Predicted layer index: float32 (H, W) at the image's resolution, higher = nearer the front.
 
-    image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage. model: a network, a preset or
-    folder name, or None for the embedded default. max_pixels: inputs over width * height are
-    refused (ImageTooLargeError, from the header). Transparent images are predicted over white.
+    image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage. model: a loaded network
+    (either runtime), a model spec for `load_model`, or None for the embedded default.
+    max_pixels: inputs over width * height are refused (ImageTooLargeError, from the header).
+    Transparent images are predicted over white.
     """
     loaded = load_image(image, max_pixels=max_pixels)
     return _predict_loaded(loaded, _resolve_model(model), device)
@@ -100,10 +87,14 @@ def predict_index(
 
 def _predict_loaded(loaded: LoadedImage, net: Any, device: str | None) -> np.ndarray:
     """The network's index map for an image that is already loaded and checked."""
-    from model.inference import predict_index_map
+    import model as model_pkg
 
     rgb = flatten_alpha(loaded.rgba)
-    return np.asarray(predict_index_map(net, rgb, device=device), dtype=np.float32)
+    try:
+        index = model_pkg.predict_index_map(net, rgb, device=device)
+    except model_pkg.ModelError as exc:
+        raise ModelLoadError(" ".join(str(exc).split())) from exc
+    return np.asarray(index, dtype=np.float32)
 
 
 def _resolve_model(model: Any) -> Any:
@@ -297,5 +288,6 @@ __all__ = [
     "decompose_pixels",
     "layer_names",
     "load_model",
+    "model_device",
     "predict_index",
 ]

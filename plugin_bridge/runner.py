@@ -32,7 +32,8 @@ class DecomposeRunner:
 
     @property
     def device_name(self) -> str:
-        """The torch device jobs run on ("auto" or the requested name until loaded)."""
+        """The device jobs run on ("auto" or the requested name until loaded; "cpu" on the
+        ONNX runtime)."""
         return self._device_name or self.device or "auto"
 
     @property
@@ -57,7 +58,7 @@ class DecomposeRunner:
             decomposer.predict_index(WARM_UP_IMAGE, model=model, device=self.device)
         except ValueError as exc:  # e.g. "device 'cuda' requested but CUDA is not available"
             raise ModelLoadError(str(exc)) from exc
-        self._device_name = str(next(model.parameters()).device)
+        self._device_name = decomposer.pipeline.model_device(model)
         self._model = model
 
     def run(

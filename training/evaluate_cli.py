@@ -16,8 +16,9 @@ EXIT_INTERRUPTED = 130
     "--model",
     "model_spec",
     default=None,
-    metavar="FOLDER|PRESET",
-    help="A save_pretrained folder, a preset name (untrained), or omitted = the shipped default.",
+    metavar="PATH|NAME",
+    help="A save_pretrained folder, a .onnx or .pt file, random:PRESET (untrained), or omitted = "
+    "the shipped default.",
 )
 @click.option(
     "--data",

@@ -67,7 +67,7 @@ def test_help_documents_every_option_with_examples() -> None:
 
 def test_single_file_default_output_six_layers(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
-    result = run(art, "--model", "tiny", "--layers", "6")
+    result = run(art, "--model", "random:tiny", "--layers", "6")
     assert result.exit_code == 0, result.output
     out = tmp_path / "art.psd"
     assert f"-> {out}: 6 layers" in result.stderr
@@ -91,7 +91,7 @@ def test_json_verify_depth_out_ora_without_extras(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png", alpha=True)
     out = tmp_path / "result" / "art.ora"
     result = run(
-        art, "-o", out, "--model", "tiny", "-n", "4", "--verify", "--json", "--no-extras",
+        art, "-o", out, "--model", "random:tiny", "-n", "4", "--verify", "--json", "--no-extras",
         "--complete", "harmonic", "--depth-out", tmp_path / "map.npy", "--timings",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -109,7 +109,7 @@ def test_json_verify_depth_out_ora_without_extras(tmp_path: Path) -> None:
 def test_png_stack_and_depth_png_and_output_folder(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
     (tmp_path / "outdir").mkdir()
-    result = run(art, "--format", "png", "-o", tmp_path / "outdir", "--model", "tiny", "--verify",
+    result = run(art, "--format", "png", "-o", tmp_path / "outdir", "--model", "random:tiny", "--verify",
                  "--depth-out", tmp_path / "map.png", "-q")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.output == ""
@@ -135,13 +135,13 @@ def _corrupt_inputs(tmp_path: Path) -> list[tuple[Path, str]]:
 
 def test_bad_inputs_give_one_line_error_exit_2_and_no_output(tmp_path: Path) -> None:
     for path, name in _corrupt_inputs(tmp_path):
-        result = run(path, "--model", "tiny")
+        result = run(path, "--model", "random:tiny")
         assert result.exit_code == 2, result.output
         assert name in result.stderr and "Traceback" not in result.output
         assert len(result.stderr.splitlines()) == 1, result.stderr
         assert not path.with_suffix(".psd").exists()
     big = make_art(tmp_path / "big.png")
-    result = run(big, "--model", "tiny", "--max-pixels", "1000", "-o", tmp_path / "big_out.psd")
+    result = run(big, "--model", "random:tiny", "--max-pixels", "1000", "-o", tmp_path / "big_out.psd")
     assert result.exit_code == 2 and "big.png" in result.stderr
     assert not (tmp_path / "big_out.psd").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -168,14 +168,14 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> N
 
 def test_layered_psd_input_is_decoded_and_never_overwritten(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
-    assert run(art, "--model", "tiny", "-n", "3").exit_code == 0
+    assert run(art, "--model", "random:tiny", "-n", "3").exit_code == 0
     psd = tmp_path / "art.psd"
     before = psd.read_bytes()
-    clash = run(psd, "--model", "tiny")
+    clash = run(psd, "--model", "random:tiny")
     assert clash.exit_code == 2 and "overwrite the input" in clash.stderr
     assert psd.read_bytes() == before
     again = run(
-        psd, "-o", tmp_path / "again.ora", "--model", "tiny", "-n", "3", "--verify", "--json"
+        psd, "-o", tmp_path / "again.ora", "--model", "random:tiny", "-n", "3", "--verify", "--json"
     )
     assert again.exit_code == 0, again.output
     data = json.loads(again.stdout)
@@ -185,7 +185,7 @@ def test_layered_psd_input_is_decoded_and_never_overwritten(tmp_path: Path) -> N
 def test_unwritable_report_is_a_one_line_error_and_exit_1(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
     (tmp_path / "file").write_text("a file, not a folder")
-    result = run(art, "--model", "tiny", "-n", "2", "--report", tmp_path / "file" / "r.json")
+    result = run(art, "--model", "random:tiny", "-n", "2", "--report", tmp_path / "file" / "r.json")
     assert result.exit_code == 1
     assert "cannot write the report" in result.stderr and "Traceback" not in result.output
     assert (tmp_path / "art.psd").is_file()
