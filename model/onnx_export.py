@@ -2,8 +2,13 @@
 
 The ONNX graph is the network's ``forward`` at its working size S: input ``image`` float32
 (B, 3, S, S) normalised with the config's mean/std, output ``index`` float32 (B, 1, S, S),
-higher = front; the batch dimension is dynamic. Pre- and post-processing (fit into the square,
-resize back) stay outside the graph, in ``model.geometry``, so the same code serves any image size.
+higher = front. B is fixed (1 by default; the runtime feeds images one by one) or dynamic: a
+fixed batch lets every shape computation fold away (about 1,000 nodes instead of 1,160 after
+optimisation, and 0.2 s instead of 0.5 s of CPU to open the session, which a one-image
+``decompose`` pays every time). The graph is stored after onnxruntime's basic (portable,
+standard-op) optimisations: constant folding, redundant-node elimination, Gemm fusion.
+Pre- and post-processing (fit into the square, resize back) stay outside the graph, in
+``model.geometry``, so the same code serves any image size.
 
 Differences from the torch module, none of which change the numbers:
 - the ViT position embeddings are resampled once, at export, to the window grid the network
@@ -114,13 +119,32 @@ def _store_weights_fp16(model_proto) -> int:
     return len(halves)
 
 
-def _check_with_onnxruntime(path: Path, net: LayerIndexNet) -> float:
-    """Max |onnxruntime - torch| on a fixed random batch of 2; ValueError above tolerance.
+def _optimise(source: Path, destination: Path) -> None:
+    """Write ``source`` after onnxruntime's basic graph optimisations to ``destination``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(destination)
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+
+
+def _keep_used_opsets(model_proto) -> None:
+    """Drop the opset imports onnxruntime adds for domains no node uses (all ours are standard)."""
+    used = {node.domain for node in model_proto.graph.node} | {""}
+    kept = [o for o in model_proto.opset_import if o.domain in used]
+    del model_proto.opset_import[:]
+    model_proto.opset_import.extend(kept)
+
+
+def _check_with_onnxruntime(path: Path, net: LayerIndexNet, batch: int) -> float:
+    """Max |onnxruntime - torch| on a fixed random batch; ValueError above tolerance.
     ``net`` is the float32 network as torch runs it (its training flag is restored)."""
     import onnxruntime as ort
 
     size = net.config.working_size
-    x = np.random.default_rng(0).standard_normal((2, 3, size, size)).astype(np.float32)
+    x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -143,15 +167,19 @@ def export_onnx(
     *,
     source_sha256: str | None = None,
     storage: str = "fp16",
+    batch: int | None = 1,
 ) -> Path:
     """Write ``net`` as an ONNX model to ``path`` (atomic; checked against torch first).
 
     ``source_sha256``: hex SHA-256 of the safetensors file the network was loaded from (recorded
     so a stale export can be detected). ``storage``: "fp16" (exactly representable weights as
-    float16, compute in float32) or "fp32". Returns ``path``.
+    float16, compute in float32) or "fp32". ``batch``: fixed batch size, or None for a dynamic
+    batch dimension. Returns ``path``.
     """
     if storage not in STORAGES:
         raise ValueError(f"storage must be one of {', '.join(STORAGES)}, got {storage!r}")
+    if batch is not None and batch < 1:
+        raise ValueError(f"batch must be >= 1 or None (dynamic), got {batch}")
     onnx = _import_onnx()
     out = Path(path)
     plain = exportable_network(net)
@@ -163,25 +191,33 @@ def export_onnx(
         "source_sha256": source_sha256 or "",
         "storage": storage,
         "opset": str(OPSET),
+        "batch": "dynamic" if batch is None else str(batch),
     }
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    temps = []
+    for _ in range(2):
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        temps.append(Path(name))
+    raw, tmp = temps
     try:
         with warnings.catch_warnings():  # tracer and deprecation chatter; the result is checked
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 plain,
-                (torch.zeros(1, 3, size, size),),
-                str(tmp),
+                (torch.zeros(batch or 1, 3, size, size),),
+                str(raw),
                 dynamo=False,
                 opset_version=OPSET,
                 input_names=[INPUT_NAME],
                 output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                dynamic_axes=(
+                    {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if batch is None else None
+                ),
                 do_constant_folding=True,
             )
+        _optimise(raw, tmp)
         proto = onnx.load(str(tmp))
+        _keep_used_opsets(proto)
         if storage == "fp16":
             _store_weights_fp16(proto)
         del proto.metadata_props[:]
@@ -190,12 +226,12 @@ def export_onnx(
         proto.doc_string = "Illustrator's Depth layer-index network (higher = front)"
         onnx.save(proto, str(tmp))
         fp32 = next(net.parameters()).dtype == torch.float32
-        _check_with_onnxruntime(tmp, net if fp32 else plain)
+        _check_with_onnxruntime(tmp, net if fp32 else plain, batch or 2)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
     return out
 
 

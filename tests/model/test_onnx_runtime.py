@@ -50,7 +50,7 @@ def test_the_committed_onnx_is_small_and_exported_from_the_committed_safetensors
     )
     shipped = json.loads((folder / "config.json").read_text())["config"]
     assert json.loads(meta["config"]) == shipped
-    assert meta["storage"] == "fp16" and int(meta["opset"]) <= 21
+    assert meta["storage"] == "fp16" and int(meta["opset"]) <= 21 and meta["batch"] == "1"
 
 
 def test_onnx_and_torch_agree_on_the_validation_images(torch_net, onnx_net) -> None:
@@ -90,7 +90,9 @@ def test_batches_and_flip_averaging_agree(torch_net, onnx_net) -> None:
 def test_export_of_a_small_network_round_trips(tmp_path: Path) -> None:
     with pytest.warns(model.RandomWeightsWarning):
         net = model.load("random:tiny")
-    fp32 = export_onnx(net, tmp_path / "tiny32.onnx", storage="fp32", source_sha256="ab" * 32)
+    fp32 = export_onnx(
+        net, tmp_path / "tiny32.onnx", storage="fp32", source_sha256="ab" * 32, batch=None
+    )
     half = net.to(torch.float16).float()  # weights exactly representable in fp16
     fp16 = export_onnx(half, tmp_path / "tiny16.onnx", storage="fp16")
     assert fp16.stat().st_size < 0.7 * fp32.stat().st_size  # the graph itself is ~0.1 MB
@@ -101,4 +103,10 @@ def test_export_of_a_small_network_round_trips(tmp_path: Path) -> None:
         a = model.predict_index_map(torch_model, image, device="cpu")
         assert np.abs(a - model.predict_index_map(loaded, image)).max() < 1e-5
     assert model.load(fp32).source_sha256 == "ab" * 32
+    batches = [model.load(p).session.get_inputs()[0].shape[0] for p in (fp32, fp16)]
+    assert isinstance(batches[0], str) and batches[1] == 1  # dynamic, fixed
+    pair = [image, image[:20, :9]]  # a fixed batch of 1 still takes lists
+    for a, b in zip(model.predict_index_map(half, pair, device="cpu"),
+                    model.predict_index_map(model.load(fp16), pair, batch_size=2), strict=True):  # fmt: skip
+        assert np.abs(a - b).max() < 1e-5
     assert not list(tmp_path.glob(".*.tmp"))  # atomic: no temp files left behind
