@@ -106,16 +106,27 @@ def time_decompose(venv: Path, output: Path, cwd: Path) -> Run:
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
-def same_layers(a: Path, b: Path) -> bool:
-    """Whether two written PSDs hold the same layers, pixel for pixel (read back)."""
+def compare_psds(a: Path, b: Path) -> tuple[bool, str]:
+    """(visible layers pixel-identical, a note on the hidden extra layers) of two written PSDs.
+
+    The hidden "Layer index map" extra is an 8-bit rendering of the float index map, which
+    differs between the runtimes by float rounding (~1e-7); a pixel on a rounding boundary
+    may flip by one grey level there, while the decomposition itself is identical."""
     sys.path.insert(0, str(ROOT))
     from decomposer.verify import read_layers
 
     x, y = read_layers(a), read_layers(b)
-    return len(x.layers) == len(y.layers) and all(
-        p.offset == q.offset and np.array_equal(p.rgba, q.rgba)
-        for p, q in zip(x.layers, y.layers, strict=True)
-    )
+    if x.visible != y.visible or len(x.layers) != len(y.layers):
+        return False, "different layer lists"
+    pairs = list(zip(x.layers, y.layers, strict=True))
+    visible = [pq for pq, shown in zip(pairs, x.visible, strict=True) if shown]
+    same = all(p.offset == q.offset and np.array_equal(p.rgba, q.rgba) for p, q in visible)
+    notes = []
+    for (p, q), shown in zip(pairs, x.visible, strict=True):
+        if not shown and p.rgba.shape == q.rgba.shape:
+            diff = np.abs(p.rgba.astype(int) - q.rgba.astype(int))
+            notes.append(f"{p.name}: {int(diff.any(-1).sum())} px differ, max {int(diff.max())}")
+    return same, "; ".join(notes)
 
 
 @click.command()
@@ -167,8 +178,9 @@ def main(workdir: Path, light_venv: Path | None, torch_venv: Path | None, runs: 
                 outputs[name] = out
                 if round_:
                     results[name].append(run)
-        identical = same_layers(outputs["light"], outputs["torch"])
+        identical, extras_note = compare_psds(outputs["light"], outputs["torch"])
 
+    console = Console(width=max(console.width, 110))
     table = Table(title=f"decompose examples/house.png -o house.psd: {runs} cold processes each")
     for column in ("install", "runtime", "venv MB", "wall median s", "wall min–max s",
                    "CPU median s", "peak RSS MB"):  # fmt: skip
@@ -176,7 +188,7 @@ def main(workdir: Path, light_venv: Path | None, torch_venv: Path | None, runs: 
     for name, venv in venvs.items():
         walls = [r.wall_s for r in results[name]]
         table.add_row(
-            f"{name} ({venv})",
+            name,
             "onnxruntime" if name == "light" else "torch",
             f"{venv_size_mb(venv):.0f}",
             f"{statistics.median(walls):.2f}",
@@ -185,7 +197,10 @@ def main(workdir: Path, light_venv: Path | None, torch_venv: Path | None, runs: 
             f"{statistics.median(r.peak_mb for r in results[name]):.0f}",
         )
     console.print(table)
-    console.print(f"layers from both installs pixel-identical: {identical}")
+    for name, venv in venvs.items():
+        console.print(f"{name}: {venv}")
+    console.print(f"visible layers from both installs pixel-identical: {identical}")
+    console.print(f"hidden extras (8-bit renderings of the float index map): {extras_note}")
     console.print("targets: light wall ≤ 1.5 s, light venv ≤ 500 MB")
 
 
