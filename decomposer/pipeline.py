@@ -60,6 +60,36 @@ def load_model(name_or_path: str | Path | None = None, *, runtime: str = "auto")
         raise ModelLoadError(" ".join(str(exc).split())) from exc
 
 
+class LazyModel:
+    """A model spec that is loaded on first use, once (thread-safe).
+
+    Pass it as `model=` to `decompose` / `predict_index`: the network is loaded only when an
+    index map has to be predicted (not when one is given, nor for an ordering that does not
+    need it), and then shared by every later call. `get()` returns the network, raising
+    ModelLoadError (every call, if loading failed).
+    """
+
+    def __init__(self, spec: str | Path | None = None, *, runtime: str = "auto") -> None:
+        import threading
+
+        self.spec = spec
+        self.runtime = runtime
+        self._lock = threading.Lock()
+        self._net: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        """True once the network is in memory."""
+        return self._net is not None
+
+    def get(self) -> Any:
+        """The network (loaded now if it was not yet)."""
+        with self._lock:
+            if self._net is None:
+                self._net = load_model(self.spec, runtime=self.runtime)
+            return self._net
+
+
 def model_device(net: Any) -> str:
     """The device a loaded network runs on ("cpu", "cuda:0", ...), for either runtime."""
     import model as model_pkg
@@ -77,7 +107,7 @@ def predict_index(
     """Predicted layer index: float32 (H, W) at the image's resolution, higher = nearer the front.
 
     image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage. model: a loaded network
-    (either runtime), a model spec for `load_model`, or None for the embedded default.
+    (either runtime), a LazyModel, a model spec for `load_model`, or None for the embedded default.
     max_pixels: inputs over width * height are refused (ImageTooLargeError, from the header).
     Transparent images are predicted over white.
     """
@@ -100,6 +130,8 @@ def _predict_loaded(loaded: LoadedImage, net: Any, device: str | None) -> np.nda
 def _resolve_model(model: Any) -> Any:
     if model is None or isinstance(model, str | Path):
         return load_model(model)
+    if isinstance(model, LazyModel):
+        return model.get()
     return model
 
 
@@ -120,7 +152,8 @@ def decompose(
         name its fields (layers, ordering, completion, continuation, tau, regions, max_pixels,
         svg_size), so
         `decompose("art.png", layers=6)` works.
-    model: a network, a model spec for `load_model`, or None for the embedded default.
+    model: a network, a LazyModel (loaded only if an index map must be predicted), a model
+        spec for `load_model`, or None for the embedded default.
     index_map: float (H, W), higher = front; when given, no network is used.
     progress: called as progress(stage, fraction) at each stage boundary; raising
         decomposer.errors.Cancelled from it aborts.
@@ -284,6 +317,7 @@ class _Reporter:
 __all__ = [
     "STAGES",
     "Cancelled",
+    "LazyModel",
     "decompose",
     "decompose_pixels",
     "layer_names",

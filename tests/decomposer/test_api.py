@@ -267,5 +267,25 @@ def test_predict_index_honours_max_pixels() -> None:
 
     art = np.zeros((40, 50, 3), np.uint8)
     with pytest.raises(ImageTooLargeError, match="50x40 = 2,000 pixels, over the limit of 1,000"):
-        decomposer.predict_index(art, model="tiny", max_pixels=1000)
-    assert decomposer.predict_index(art, model="tiny", max_pixels=2000).shape == (40, 50)
+        decomposer.predict_index(art, model="random:tiny", max_pixels=1000)
+    assert decomposer.predict_index(art, model="random:tiny", max_pixels=2000).shape == (40, 50)
+
+
+def test_a_lazy_model_is_loaded_only_when_an_index_map_is_predicted() -> None:
+    from decomposer import LazyModel
+
+    rgba, _ = _bands(size=48)
+    lazy = LazyModel("random:tiny")
+    dec = decompose(rgba, layers=3, model=lazy, index_map=np.zeros((48, 48), np.float32))
+    assert len(dec.layers) >= 1 and not lazy.loaded  # index map given: no network needed
+    with pytest.warns(model.RandomWeightsWarning):
+        first = predict_index(rgba, model=lazy)
+    assert lazy.loaded and first.shape == (48, 48)
+    net = lazy.get()
+    again = decompose(rgba, layers=3, model=lazy)
+    assert lazy.get() is net  # loaded once, then shared
+    assert np.array_equal(again.index_map, first)
+    broken = LazyModel("tiny")  # a bare preset name: the error comes on first use, every time
+    for _ in range(2):
+        with pytest.raises(ModelLoadError, match="random:tiny"):
+            broken.get()
