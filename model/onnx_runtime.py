@@ -53,6 +53,10 @@ class OnnxLayerIndexModel:
             raise CheckpointError(f"{self.path}: ONNX model file not found")
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only; no initializer-removal chatter on stderr
+        # Idle worker threads sleep instead of spinning: ~0.25 s less CPU for a one-image run
+        # (measured 1.40 vs 1.66 s CPU for `decompose examples/house.png`), and no CPU stolen
+        # from batch workers or other processes.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         try:
