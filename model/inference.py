@@ -46,7 +46,7 @@ def select_device(name: str | None = None) -> torch.device:
 def _to_square(image: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
     """uint8 (H, W, 3) -> float (3, size, size) in [0, 1], aspect kept, edge-padded."""
     h, w, top, left = fit_geometry(image.shape[0], image.shape[1], size)
-    x = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    x = torch.from_numpy(np.require(image, requirements=["C", "W"])).to(device)  # no RO warning
     x = x.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
     x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
     pads = (left, size - w - left, top, size - h - top)

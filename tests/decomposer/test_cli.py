@@ -1,4 +1,4 @@
-"""The `decompose` CLI on one file: real model preset `tiny`, real writers, real readers."""
+"""The `decompose` CLI on one file: an untrained `random:tiny` network, real writers, real readers."""
 
 from __future__ import annotations
 
@@ -141,7 +141,9 @@ def test_bad_inputs_give_one_line_error_exit_2_and_no_output(tmp_path: Path) -> 
         assert len(result.stderr.splitlines()) == 1, result.stderr
         assert not path.with_suffix(".psd").exists()
     big = make_art(tmp_path / "big.png")
-    result = run(big, "--model", "random:tiny", "--max-pixels", "1000", "-o", tmp_path / "big_out.psd")
+    result = run(
+        big, "--model", "random:tiny", "--max-pixels", "1000", "-o", tmp_path / "big_out.psd"
+    )
     assert result.exit_code == 2 and "big.png" in result.stderr
     assert not (tmp_path / "big_out.psd").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -189,3 +191,18 @@ def test_unwritable_report_is_a_one_line_error_and_exit_1(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "cannot write the report" in result.stderr and "Traceback" not in result.output
     assert (tmp_path / "art.psd").is_file()
+
+
+def test_a_bare_preset_name_is_refused_and_random_weights_warn(tmp_path: Path) -> None:
+    art = make_art(tmp_path / "art.png")
+    refused = run(art, "-o", tmp_path / "a.psd", "--model", "tiny")
+    assert refused.exit_code == 2
+    line = refused.stderr.strip()
+    assert "\n" not in line and line.startswith("error: tiny: no shipped weights")
+    assert "random:tiny for an untrained network" in line
+    assert not (tmp_path / "a.psd").exists()
+    warned = run(art, "-o", tmp_path / "b.psd", "--model", "random:tiny", "-n", "2")
+    assert warned.exit_code == 0, warned.output
+    assert "warning: random:tiny: untrained network with random weights" in warned.stderr
+    assert "RandomWeightsWarning" not in warned.stderr  # one plain line, not Python's format
+    assert "--model" in run("--help").output and "random:PRESET" in run("--help").output
