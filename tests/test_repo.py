@@ -71,10 +71,16 @@ def _third_party_imports(path: Path, *, module_level_only: bool) -> set[str]:
     return {n for n in names if n not in sys.stdlib_module_names and n not in PACKAGES}
 
 
+# Packages of an extra that light-path code may import inside a function, where a missing
+# package becomes an error naming the extra (e.g. `--executor ray` without the [ray] extra).
+EXTRA_GATED = {"ray"}
+
+
 def _light_path_imports() -> dict[str, set[str]]:
     """Third-party imports of the light path -> the files that import them: every import in
-    decomposer/ and plugin_bridge/ (editor plugins aside), and the module-level imports of the
-    model/ modules that `import model` loads (torch-only ones import torch lazily, on use)."""
+    decomposer/ and plugin_bridge/ (editor plugins aside; inside functions, EXTRA_GATED ones
+    aside), and the module-level imports of the model/ modules that `import model` loads
+    (torch-only ones import torch lazily, on use)."""
     found: dict[str, set[str]] = {}
     files = [
         p
@@ -83,7 +89,9 @@ def _light_path_imports() -> dict[str, set[str]]:
         if "plugins" not in p.parts
     ]
     for path in files:
-        for name in _third_party_imports(path, module_level_only=False):
+        top = _third_party_imports(path, module_level_only=True)
+        lazy = _third_party_imports(path, module_level_only=False) - top - EXTRA_GATED
+        for name in top | lazy:
             found.setdefault(name, set()).add(str(path.relative_to(ROOT)))
     todo, seen = ["__init__"], set()
     while todo:  # model modules reachable from model/__init__.py through module-level imports

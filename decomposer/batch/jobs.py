@@ -23,8 +23,8 @@ INPUT_ERROR, REFUSED, VERIFY_ERROR, OTHER_ERROR = "input", "refused", "verify", 
 class ModelSpec:
     """How to load the layer-index network: picklable, so each worker loads its own copy.
 
-    weights: None = the shipped default model; a preset name (`model.list_presets()`, untrained,
-        for tests); or a weights folder/file written by `model.save_pretrained`.
+    weights: a model spec for `model.load`: None = the shipped default model; "random:PRESET"
+        (untrained, for tests); or a weights folder/file (`save_pretrained`, .onnx, .pt).
     device: torch device name ("cpu", "cuda:1", ...) or None for the best available.
     """
 
@@ -38,14 +38,15 @@ class ModelSpec:
 
     def absolute(self) -> ModelSpec:
         """A copy whose weights path (if it is one) is absolute, for workers with another cwd."""
-        if self.weights is None or not Path(self.weights).exists() or self._is_preset():
+        from model.loading import RANDOM_PREFIX
+
+        if (
+            self.weights is None
+            or self.weights.startswith(RANDOM_PREFIX)
+            or not Path(self.weights).exists()
+        ):
             return self
         return replace(self, weights=str(Path(self.weights).absolute()))
-
-    def _is_preset(self) -> bool:
-        import model
-
-        return self.weights in model.list_presets()
 
     def load(self) -> Any:
         """The network, in eval mode. Raises decomposer.errors.ModelLoadError."""

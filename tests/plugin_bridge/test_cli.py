@@ -66,7 +66,8 @@ def test_busy_port_is_reported_without_traceback(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = CliRunner().invoke(
-            main, ["--port", str(port), "--token-file", str(tmp_path / "t"), "--model", "random:tiny"]
+            main,
+            ["--port", str(port), "--token-file", str(tmp_path / "t"), "--model", "random:tiny"],
         )
     assert result.exit_code == 2
     assert f"127.0.0.1:{port}" in result.output and "--port" in result.output

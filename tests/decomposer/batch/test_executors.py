@@ -17,7 +17,7 @@ from decomposer.options import DecomposeOptions
 def test_every_ticket_comes_back_once_and_interrupt_stops_the_rest(
     tmp_path: Path, art: Callable[..., Path]
 ) -> None:
-    options = RunOptions(decompose=DecomposeOptions(layers=2), model=ModelSpec("tiny"))
+    options = RunOptions(decompose=DecomposeOptions(layers=2), model=ModelSpec("random:tiny"))
     executor = create_executor("threads", ExecutorSettings(workers=2))
     assert executor.capacity() == 2
     description = executor.start(options)

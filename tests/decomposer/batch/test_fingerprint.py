@@ -27,12 +27,15 @@ def test_content_hash_and_stats(tmp_path: Path) -> None:
 def test_weights_fingerprint_follows_the_weight_files(tmp_path: Path) -> None:
     from model import create_model, save_pretrained
 
-    assert weights_fingerprint("tiny") == "tiny"
-    assert len(weights_fingerprint(None)) == 64  # the shipped default's files
+    assert weights_fingerprint("random:tiny") == "random:tiny:seed0"
+    assert weights_fingerprint("tiny") == "tiny"  # names nothing: loading it reports the error
+    assert len(weights_fingerprint(None)) == 64  # the shipped default's weights
     save_pretrained(create_model("tiny"), tmp_path / "w")
     before = weights_fingerprint(str(tmp_path / "w"))
     assert weights_fingerprint(str(tmp_path / "w")) == before
     weights = tmp_path / "w" / "model.safetensors"
     info = weights.stat()
-    os.utime(weights, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))  # retrained in place
+    os.utime(weights, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))  # touched, same weights
+    assert weights_fingerprint(str(tmp_path / "w")) == before
+    save_pretrained(create_model("tiny"), tmp_path / "w")  # retrained in place
     assert weights_fingerprint(str(tmp_path / "w")) != before
