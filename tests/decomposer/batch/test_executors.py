@@ -21,7 +21,8 @@ def test_every_ticket_comes_back_once_and_interrupt_stops_the_rest(
     executor = create_executor("threads", ExecutorSettings(workers=2))
     assert executor.capacity() == 2
     description = executor.start(options)
-    assert description.startswith("model tiny loaded in") and description.endswith("2 threads")
+    assert description.startswith("model random:tiny loaded in")
+    assert description.endswith("2 threads")
     try:
         for ticket in range(2):
             source = art(tmp_path / f"{ticket}.png", ticket, size=(200, 150))
