@@ -56,6 +56,7 @@ from decomposer.completion import COMPLETION_MODES
 from decomposer.errors import DecomposerError, ImageLoadError, InvalidOptionError, ModelLoadError
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from decomposer.options import DecomposeOptions
+from decomposer.ordering import DEFAULT_ORDERING, ORDERINGS
 from decomposer.writers import (
     DEFAULT_FORMAT,
     FORMATS,
@@ -82,6 +83,7 @@ Examples:
   decompose /shared/in/ -o /shared/out/ --executor ray --ray-address head:6379
   decompose art.png --json                 # machine-readable result on stdout
   decompose art.png --model runs/small/best # your own trained weights (or a .onnx file)
+  decompose art.png --ordering median       # the paper's ordering (runs the network)
 \b
 Existing files are never replaced unless you pass --overwrite, except outputs that
 this tool wrote itself in an earlier run of the same batch (recorded in its journal).
@@ -189,6 +191,22 @@ def _load_model_or_exit(ctx: click.Context, spec: ModelSpec, ui: Ui) -> Any:
     return net
 
 
+def _check_model_spec_or_exit(ctx: click.Context, spec: ModelSpec, ui: Ui) -> None:
+    """Exit 2 with a one-line error if `spec` names no model (`model.resolve`: no loading)."""
+    import model as model_pkg
+
+    try:
+        model_pkg.resolve(spec.weights)
+    except model_pkg.ModelError as exc:
+        _fail(ui.errors, _model_message(spec, exc))
+        ctx.exit(EXIT_USAGE)
+
+
+def _needs_net(how: DecomposeOptions) -> bool:
+    """Does the chosen ordering need the network (else the model is never loaded)?"""
+    return RunOptions(decompose=how).needs_network()
+
+
 def _print_timings(console: Console, result: FileResult) -> None:
     table = Table(title=f"stage times, {Path(result.input).name}", show_edge=False)
     table.add_column("stage")
@@ -245,6 +263,14 @@ def _print_json(document: dict[str, Any]) -> None:
     metavar="NAME",
     help="Torch device: cpu, cuda, cuda:1, mps. Default: best available. Without torch (the "
     "light install) the model runs on the CPU with onnxruntime.",
+)
+@click.option(
+    "--ordering",
+    type=click.Choice(list(ORDERINGS)),
+    default=DEFAULT_ORDERING,
+    show_default=True,
+    help="How regions are put in depth order. "
+    + " ".join(f"{name}: {entry.summary}." for name, entry in ORDERINGS.items()),
 )
 @click.option(
     "--complete",
@@ -348,6 +374,7 @@ def main(
     fmt: str | None,
     model: str | None,
     device: str | None,
+    ordering: str,
     completion: str,
     depth_out: Path | None,
     preview: Path | None,
@@ -377,12 +404,27 @@ def main(
         raise click.UsageError(f"{preview}: --preview must end in .png")
     try:
         how = DecomposeOptions(
-            layers=layers, completion=completion, max_pixels=max_pixels, svg_size=svg_size
+            layers=layers,
+            ordering=ordering,
+            completion=completion,
+            max_pixels=max_pixels,
+            svg_size=svg_size,
         )
     except InvalidOptionError as exc:
         raise click.UsageError(str(exc)) from None
     spec = ModelSpec(weights=model, device=device)
     writes = Writes(overwrite=overwrite, redo=redo, dry_run=dry_run, report=report)
+    try:
+        needs_net = _needs_net(how)
+    except DecomposerError as exc:  # the shipped orderer cannot be read
+        _fail(ui.errors, str(exc))
+        ctx.exit(EXIT_USAGE)
+    if model is not None and not needs_net:
+        _check_model_spec_or_exit(ctx, spec, ui)  # a typo is an error even when unused
+        if verbose:
+            _warn(
+                ui.console, f"--model is not used: --ordering {ordering} runs without the network"
+            )
     try:
         if _is_single(inputs):
             job, fmt = _single_job(Path(inputs[0]), output, fmt, depth_out, preview)
@@ -502,7 +544,11 @@ def _run_single(
         )
     except ImageLoadError:
         image = None
-    net = _load_model_or_exit(ctx, options.model, ui) if image is not None else None
+    net = (
+        _load_model_or_exit(ctx, options.model, ui)
+        if image is not None and _needs_net(options.decompose)
+        else None
+    )
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -17,7 +17,7 @@ from decomposer.completion import COMPLETION_MODES, CONTINUATIONS
 from decomposer.errors import InvalidOptionError
 from decomposer.grouping import DEFAULT_TAU
 from decomposer.image_io import DEFAULT_MAX_PIXELS
-from decomposer.ordering import ORDERINGS
+from decomposer.ordering import DEFAULT_ORDERING, ORDERINGS
 from decomposer.regions import RegionConfig
 from decomposer.svg_input import DEFAULT_SVG_SIZE
 
@@ -30,7 +30,8 @@ class DecomposeOptions:
 
     layers: N >= 1 (exactly N layers whenever the image has at least N regions) or "auto".
     ordering: how regions are put in depth order, one of `decomposer.ordering.ORDERINGS`
-        ("median": the paper's median of the network's index per region).
+        ("graph": the learned occlusion orderer on the region graph, the default; "median": the
+        paper's median of the network's index per region).
     completion: how the hidden part of each layer is filled in, one of
         `decomposer.completion.COMPLETION_MODES` ("regions": shape continuation in each
         region's flat colour).
@@ -45,7 +46,7 @@ class DecomposeOptions:
     """
 
     layers: int | str = 6
-    ordering: str = "median"
+    ordering: str = DEFAULT_ORDERING
     completion: str = "regions"
     continuation: str = "closest"
     tau: float = DEFAULT_TAU

@@ -1,4 +1,13 @@
-"""Ordering: every region gets the median of the predicted layer index over its pixels.
+"""Ordering: every region gets a score, higher = nearer the front (`ORDERINGS`).
+
+A small registry: each entry names one way of putting the flat-colour regions in depth order
+and says whether it needs the network's layer-index map (so the pipeline loads and runs the
+network only when the chosen ordering uses it).
+
+* "graph" (the default): the learned occlusion orderer on the region graph
+  (`decomposer.orderer`); it needs the index map only when the orderer was trained with the
+  network's feature (`Orderer.uses_net`).
+* "median": the paper's rule, each region gets the median of the network's index over its pixels.
 
 Medians are computed for all groups at once with a two-level (8 + 8 bit) histogram of the index
 map quantised to 16 bits over its own range, so the cost is a few passes over the pixels whatever
@@ -9,15 +18,83 @@ regions (the layers) reuse the same quantisation and histograms.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from decomposer.orderer import Orderer
+    from decomposer.regions import Regions
 
 _LEVELS = 65535
 
-ORDERINGS = ("median",)
-"""Names of the ways regions are put in depth order (`DecomposeOptions.ordering`).
 
-median: the paper's rule, each region gets the median of the network's index over its pixels.
-"""
+@dataclass(frozen=True)
+class Ordering:
+    """One way of ordering regions.
+
+    name: the `DecomposeOptions.ordering` value. summary: one line for help texts.
+    needs_index(orderer): does it need the network's index map (orderer: the graph orderer to
+        use, None = the shipped one)?
+    scores(regions, index_map, orderer): float64 (R,) per-region score, higher = front;
+        index_map is float32 (H, W) or None (only when needs_index is False).
+    own_index: the decomposition's index map is the scores on the regions' pixels (True), or
+        the network's map the scores were taken from (False).
+    """
+
+    name: str
+    summary: str
+    needs_index: Callable[[Orderer | None], bool]
+    scores: Callable[[Regions, np.ndarray | None, Orderer | None], np.ndarray]
+    own_index: bool
+
+
+def _median_scores(regions: Regions, index_map: np.ndarray | None, orderer: Any) -> np.ndarray:
+    if index_map is None:
+        raise ValueError("the median ordering needs the network's index map")
+    return GroupedMedians(index_map, regions.labels, regions.count).medians()
+
+
+def _graph_orderer(orderer: Orderer | None) -> Orderer:
+    from decomposer.orderer import load_orderer
+
+    return orderer if orderer is not None else load_orderer()
+
+
+def _graph_scores(
+    regions: Regions, index_map: np.ndarray | None, orderer: Orderer | None
+) -> np.ndarray:
+    from decomposer.orderer_features import orderer_inputs
+
+    model = _graph_orderer(orderer)
+    if model.uses_net and index_map is None:
+        raise ValueError("this orderer uses the network's index map, and none was given")
+    net_index = index_map if model.uses_net else None
+    return model.order(orderer_inputs(regions, net_index=net_index))
+
+
+ORDERINGS: dict[str, Ordering] = {
+    "graph": Ordering(
+        "graph",
+        "learned occlusion orderer on the region graph (containment, shared boundaries, "
+        "border contact, shape, colour); the shipped one runs without the network",
+        lambda orderer: _graph_orderer(orderer).uses_net,
+        _graph_scores,
+        own_index=True,
+    ),
+    "median": Ordering(
+        "median",
+        "the paper's rule: each region takes the median of the network's layer index",
+        lambda orderer: True,
+        _median_scores,
+        own_index=False,
+    ),
+}
+"""Ways regions are put in depth order, by `DecomposeOptions.ordering` name."""
+
+DEFAULT_ORDERING = "graph"
 
 
 class GroupedMedians:

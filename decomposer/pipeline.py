@@ -19,7 +19,7 @@ from decomposer.errors import Cancelled, InvalidOptionError, ModelLoadError
 from decomposer.grouping import AUTO_CRITERION, group_regions
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, flatten_alpha, load_image
 from decomposer.options import DecomposeOptions, resolve_options
-from decomposer.ordering import GroupedMedians
+from decomposer.ordering import ORDERINGS, GroupedMedians
 from decomposer.regions import segment_regions
 from decomposer.types import Decomposition, Layer, RegionMap
 
@@ -143,6 +143,7 @@ def decompose(
     index_map: np.ndarray | None = None,
     device: str | None = None,
     progress: Progress | None = None,
+    orderer: Any = None,
     **overrides: Any,
 ) -> Decomposition:
     """Decompose an image into ordered layers (bottom -> top).
@@ -153,21 +154,23 @@ def decompose(
         svg_size), so
         `decompose("art.png", layers=6)` works.
     model: a network, a LazyModel (loaded only if an index map must be predicted), a model
-        spec for `load_model`, or None for the embedded default.
+        spec for `load_model`, or None for the embedded default; loaded and run only when the
+        ordering needs the network's index map (`decomposer.ordering.ORDERINGS[...].needs_index`).
     index_map: float (H, W), higher = front; when given, no network is used.
+    orderer: the graph orderer (`decomposer.orderer.Orderer`), None = the shipped one.
     progress: called as progress(stage, fraction) at each stage boundary; raising
         decomposer.errors.Cancelled from it aborts.
     Raises ImageLoadError, InvalidOptionError, ModelLoadError, Cancelled.
     """
     opts = resolve_options(options, overrides)
-    starts = _START_NO_MODEL if index_map is not None else _START_WITH_MODEL
-    report = _Reporter(progress, starts)
+    run_net = index_map is None and ORDERINGS[opts.ordering].needs_index(orderer)
+    report = _Reporter(progress, _START_WITH_MODEL if run_net else _START_NO_MODEL)
     report("load")
     loaded = load_image(image, max_pixels=opts.max_pixels, svg_size=opts.svg_size)
     report("predict")
-    if index_map is None:
+    if run_net:
         index_map = _predict_loaded(loaded, _resolve_model(model), device)
-    result = decompose_pixels(loaded.rgba, index_map, opts, progress=report)
+    result = decompose_pixels(loaded.rgba, index_map, opts, progress=report, orderer=orderer)
     result.info["warnings"] = list(loaded.warnings) + result.info["warnings"]
     result.info["source"] = str(loaded.path) if loaded.path is not None else None
     report("done")
@@ -177,22 +180,34 @@ def decompose(
 
 def decompose_pixels(
     rgba: np.ndarray,
-    index_map: np.ndarray,
+    index_map: np.ndarray | None,
     options: DecomposeOptions | None = None,
     *,
     progress: Callable[[str], None] | None = None,
+    orderer: Any = None,
     **overrides: Any,
 ) -> Decomposition:
-    """Pure core: uint8 (H, W, 4) pixels + float (H, W) index map -> Decomposition.
+    """Pure core: uint8 (H, W, 4) pixels (+ float (H, W) index map) -> Decomposition.
 
+    index_map: the network's layer index (higher = front), or None when the ordering does not
+        need it (`decomposer.ordering.ORDERINGS[...].needs_index`).
     options / overrides: as for `decompose` (`max_pixels` and `svg_size` are not used here).
+    orderer: the graph orderer, None = the shipped one.
     `progress(stage)` is called when the "regions", "order", "group" and "complete" stages start.
+    The result's index map is float32 (H, W), higher = front: the network's map for "median",
+    each region's orderer score on its pixels for "graph" (transparent pixels: the lowest score).
     """
     opts = resolve_options(options, overrides)
     layers, completion, tau = opts.layers, opts.completion, opts.tau
     rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
     height, width = rgba.shape[:2]
-    index_map = _check_index_map(index_map, (height, width))
+    ordering = ORDERINGS[opts.ordering]
+    if index_map is not None:
+        index_map = _check_index_map(index_map, (height, width))
+    elif ordering.needs_index(orderer):
+        raise InvalidOptionError(
+            f"ordering {opts.ordering!r} needs the network's index map; pass index_map or a model"
+        )
     step = progress or (lambda stage: None)
     timings: dict[str, float] = {}
     warnings: list[str] = []
@@ -204,8 +219,13 @@ def decompose_pixels(
 
     clock = time.perf_counter()
     step("order")
+    try:
+        medians = np.asarray(ordering.scores(found, index_map, orderer), dtype=np.float64)
+    except ValueError as exc:
+        raise InvalidOptionError(str(exc)) from exc
+    if ordering.own_index or index_map is None:
+        index_map = _broadcast_scores(medians, found.labels)
     index_stats = GroupedMedians(index_map, found.labels, found.count)
-    medians = index_stats.medians()
     timings["order"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -276,6 +296,13 @@ def decompose_pixels(
         info=info,
         regions=region_map,
     )
+
+
+def _broadcast_scores(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """float32 (H, W): each pixel takes its region's score; transparent pixels the lowest one."""
+    lowest = float(scores.min()) if scores.size else 0.0
+    table = np.append(scores, lowest).astype(np.float32)  # label -1 -> table[-1]
+    return table[labels]
 
 
 def _check_index_map(index_map: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -7,8 +7,12 @@ Algorithm (all vectorised, no Python loops over pixels):
    thick, coloured as a blend of their two main neighbours) are dissolved, and each of their
    pixels joins the adjacent region whose mean colour is closest to the pixel's own colour
    (grown front by front from the remaining regions);
-4. adjacent regions whose mean colours are within `merge_delta_e` ΔE are merged (this undoes splits
-   by the quantisation grid, e.g. inside gradients or JPEG noise).
+4. adjacent regions whose mean colours are within `merge_delta_e` ΔE are merged. This undoes
+   splits by the quantisation grid (noise, JPEG artefacts); a large threshold also fuses
+   distinct pieces of similar colour (an outline and a fill, shading and its base, a white
+   piece on a white background), which the orderer needs apart. The default, 2 ΔE, only
+   merges colours no one can tell apart; grouping's τ links put similar colours that are
+   adjacent in depth into one layer anyway.
 Fully transparent pixels (alpha 0) belong to no region (label -1).
 """
 
@@ -32,7 +36,8 @@ class RegionConfig:
     """Parameters of `segment_regions`.
 
     lab_step: quantisation cell size in CIELAB units (ΔE76), > 0.
-    merge_delta_e: adjacent regions with mean colours closer than this (ΔE76) are merged; 0 = never.
+    merge_delta_e: adjacent regions with mean colours closer than this (ΔE76) are merged; 0 = never
+        (default 2: near-identical colours only; see the module docstring).
     min_area: components smaller than this many pixels are specks; None = max(64, H*W // 250_000)
         (64 = the paper's VTracer `filter_speckle 8`, i.e. 8x8 px).
     blend_tolerance: a component at most 2 px thick whose mean colour is within this many RGB
@@ -42,7 +47,7 @@ class RegionConfig:
     """
 
     lab_step: float = 6.0
-    merge_delta_e: float = 6.0
+    merge_delta_e: float = 2.0
     min_area: int | None = None
     blend_tolerance: float = 12.0
     max_speck_steps: int = 512

@@ -9,11 +9,12 @@ import click
 from training.dataset_cli import build_dataset, fetch_sources
 from training.export import export_model, export_onnx_file
 from training.fit_cli import fit
+from training.orderer_cli import fit_orderer_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Ground truth, datasets and training for the layer-index network.
+    """Ground truth, datasets and training for the layer-index network and the orderer.
 
     \b
     Examples:
@@ -22,12 +23,14 @@ def main() -> None:
       decompose-train fit --data-dir data/ --preset small --save-dir runs/small
       decompose-train export runs/small/best model/weights/default --onnx
       decompose-train export-onnx model/weights/default
+      decompose-train fit-orderer --data data/ --out runs/orderer --cache cache/
     """
 
 
 main.add_command(fetch_sources)
 main.add_command(build_dataset)
 main.add_command(fit)
+main.add_command(fit_orderer_command)
 
 
 @main.command("export")

@@ -178,7 +178,7 @@ def svg_scores(
 
 
 def evaluate_vector(
-    predict: Callable[[np.ndarray], np.ndarray],
+    predict: Callable[[np.ndarray], np.ndarray] | None,
     data_dir: str | Path,
     split: str | None = "val",
     *,
@@ -188,9 +188,14 @@ def evaluate_vector(
     num_pairs: int = DEFAULT_PAIRS,
     seed: int = DEFAULT_SEED,
     progress: Callable[[int, int], None] | None = None,
+    orderer: Any = None,
 ) -> VectorReport:
-    """Score our SVG (index maps from `predict`: RGB uint8 (H, W, 3) -> float32 (H, W)) and
-    VTracer's on the split's images, in the same run."""
+    """Score our SVG and VTracer's on the split's images, in the same run.
+
+    Our SVG comes from the default pipeline (`DecomposeOptions(layers=layers)`, the graph
+    orderer `orderer`, None = the shipped one); `predict` (RGB uint8 (H, W, 3) -> float32 (H, W),
+    the network's index map) is run only when given, for an orderer that uses it.
+    """
     root = Path(data_dir)
     records = read_records(root, split)
     if limit is not None:
@@ -201,8 +206,8 @@ def evaluate_vector(
     images: list[dict[str, Any]] = []
     for i, record in enumerate(records):
         rgb, label = load_pair(root, record.name)
-        index_map = np.asarray(predict(rgb), dtype=np.float32)
-        dec = decompose(rgb, options, index_map=index_map)
+        index_map = None if predict is None else np.asarray(predict(rgb), dtype=np.float32)
+        dec = decompose(rgb, options, index_map=index_map, orderer=orderer)
         ours = svg_document(dec, extras=False)
         theirs = vtracer_svg(rgb)
         kwargs = {"num_pairs": num_pairs, "seed": seed}

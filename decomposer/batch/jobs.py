@@ -76,6 +76,12 @@ class RunOptions:
     model: ModelSpec = field(default_factory=ModelSpec)
     verify: bool = False
 
+    def needs_network(self) -> bool:
+        """Does the ordering need the network's index map (else no model is loaded)?"""
+        from decomposer.ordering import ORDERINGS
+
+        return ORDERINGS[self.decompose.ordering].needs_index(None)
+
     def key_fields(self) -> dict[str, Any]:
         """The options that change what is written (part of the resume key; the weights are
         identified by their fingerprint, not by name)."""

@@ -56,7 +56,7 @@ def _bands(size: int = 96, count: int = 8) -> tuple[np.ndarray, np.ndarray]:
 
 def test_layers_6_gives_6_ordered_named_layers() -> None:
     rgba, index = _bands()
-    dec = decompose(rgba, layers=6, index_map=index)
+    dec = decompose(rgba, layers=6, index_map=index, ordering="median")
     assert dec.info["regions"] >= 6
     assert len(dec.layers) == 6 and dec.info["layers"] == 6
     assert [layer.name for layer in dec.layers] == [
@@ -219,7 +219,7 @@ def test_predict_and_decompose_with_a_network() -> None:
     index = predict_index(rgba, model=net)
     assert index.dtype == np.float32 and index.shape == (64, 64)
     assert np.isfinite(index).all()
-    dec = decompose(rgba, layers=4, model=net)
+    dec = decompose(rgba, layers=4, model=net, ordering="median")
     assert len(dec.layers) == 4
     assert np.allclose(dec.index_map, index)
     assert "predict" in dec.info["timings"]
@@ -282,7 +282,7 @@ def test_a_lazy_model_is_loaded_only_when_an_index_map_is_predicted() -> None:
         first = predict_index(rgba, model=lazy)
     assert lazy.loaded and first.shape == (48, 48)
     net = lazy.get()
-    again = decompose(rgba, layers=3, model=lazy)
+    again = decompose(rgba, layers=3, model=lazy, ordering="median")
     assert lazy.get() is net  # loaded once, then shared
     assert np.array_equal(again.index_map, first)
     broken = LazyModel("tiny")  # a bare preset name: the error comes on first use, every time

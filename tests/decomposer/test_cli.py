@@ -14,6 +14,7 @@ from psd_tools import PSDImage
 
 from decomposer.cli import main
 from decomposer.verify import read_layers, verify_output
+from model import create_model, save_pretrained
 
 COLOURS = [
     (230, 57, 70),
@@ -157,7 +158,7 @@ def test_bad_inputs_give_one_line_error_exit_2_and_no_output(tmp_path: Path) -> 
         (["-o", "x.psd", "--format", "ora"], "does not match"),
         (["-o", "x.jpg"], "suffix"),
         (["--depth-out", "map.tif"], ".png or .npy"),
-        (["--model", "no/such/model"], "no/such/model"),
+        (["--model", "no/such/model", "--ordering", "median"], "no/such/model"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -195,14 +196,42 @@ def test_unwritable_report_is_a_one_line_error_and_exit_1(tmp_path: Path) -> Non
 
 def test_a_bare_preset_name_is_refused_and_random_weights_warn(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
-    refused = run(art, "-o", tmp_path / "a.psd", "--model", "tiny")
+    refused = run(art, "-o", tmp_path / "a.psd", "--model", "tiny")  # even if graph ignores it
     assert refused.exit_code == 2
     line = refused.stderr.strip()
     assert "\n" not in line and line.startswith("error: tiny: no shipped weights")
     assert "random:tiny for an untrained network" in line
     assert not (tmp_path / "a.psd").exists()
-    warned = run(art, "-o", tmp_path / "b.psd", "--model", "random:tiny", "-n", "2")
+    warned = run(
+        art, "-o", tmp_path / "b.psd", "--model", "random:tiny", "-n", "2", "--ordering", "median"
+    )
     assert warned.exit_code == 0, warned.output
     assert "warning: random:tiny: untrained network with random weights" in warned.stderr
     assert "RandomWeightsWarning" not in warned.stderr  # one plain line, not Python's format
     assert "--model" in run("--help").output and "random:PRESET" in run("--help").output
+
+
+def test_ordering_option_graph_by_default_median_runs_the_network(tmp_path: Path) -> None:
+    art = make_art(tmp_path / "art.png")
+    help_text = run("--help").output
+    assert "--ordering [graph|median]" in help_text and "learned occlusion orderer" in help_text
+    # the default (graph) never loads the network: a real model is only noted (with -v)...
+    weights = tmp_path / "w"
+    save_pretrained(create_model("tiny"), weights)
+    result = run(art, "-o", tmp_path / "g.psd", "--model", weights, "--json", "-v")
+    assert result.exit_code == 0, result.output
+    assert "--model is not used" in result.output
+    doc = json.loads(result.output[result.output.index("{") :])
+    assert doc["layers"] == 6
+    # ...but one that does not exist is an error with either ordering, and nothing is written
+    for ordering in ("graph", "median"):
+        result = run(
+            art, "-o", tmp_path / "m.psd", "--model", tmp_path / "nope", "--ordering", ordering
+        )
+        assert result.exit_code == 2 and "nope: no such model" in result.output
+        assert not (tmp_path / "m.psd").exists()
+    result = run(art, "-o", tmp_path / "m.psd", "--model", "random:tiny", "--ordering", "median")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.psd").is_file()
+    result = run(art, "--ordering", "random")
+    assert result.exit_code == 2 and "random" in result.output

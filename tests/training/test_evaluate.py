@@ -44,16 +44,20 @@ def test_evaluate_report_and_json(rectangles_dataset: Callable[..., Path], tmp_p
     methods = {"perfect": _oracle(data), **BASELINES}
     report = evaluate(methods, data, split="val")
     assert report.methods == ["perfect", "constant", "luminance", "area"]
+    assert report.views == ["index"]
     assert len(report.images) == 3 and report.images[0]["width"] == 72
-    assert report.summary["perfect"]["order_strict"] == 1.0
-    assert report.summary["perfect"]["si_mae"] == pytest.approx(0.0)
-    assert report.summary["constant"]["order_strict"] == 0.0
+    assert report.overall("perfect")["order_strict"] == 1.0
+    assert report.overall("perfect")["si_mae"] == pytest.approx(0.0)
+    assert report.overall("constant")["order_strict"] == 0.0
+    assert report.summary["synthetic"]["area"] == report.summary["all"]["area"]  # one source
+    assert report.stats["all"]["perfect"]["seconds"] >= 0.0
     table = format_table(report)
     assert "Order-FG" in table and "area" in table and "3 images" in table
     out = write_report(report, tmp_path / "eval.json")
     doc = json.loads(out.read_text())
-    assert doc["summary"]["constant"]["order"] == 1.0
-    assert doc["images"][1]["metrics"]["area"].keys() == report.summary["area"].keys()
+    assert doc["summary"]["all"]["constant"]["index"]["order"] == 1.0
+    assert doc["images"][1]["metrics"]["area"].keys() == report.summary["all"]["area"].keys()
+    assert doc["images"][1]["source"] == "synthetic"
     label, net = resolve_model("random:tiny")
     assert label == "random:tiny (untrained)" and net.config.preset == "tiny"
     with pytest.raises(EvaluationError, match="random:tiny for an untrained network"):
@@ -73,25 +77,42 @@ def test_decompose_eval_cli(rectangles_dataset: Callable[..., Path], tmp_path: P
     model_dir = save_pretrained(create_model("tiny"), tmp_path / "models" / "tiny0")
     out_json = tmp_path / "report.json"
     args = ["--model", str(model_dir), "--data", str(data), "--baseline", "--json", str(out_json),
-            "--limit", "2", "--pairs", "5000"]  # fmt: skip
+            "--limit", "2", "--pairs", "5000", "--layers", "4"]  # fmt: skip
     res = CliRunner().invoke(eval_cli, args)
     assert res.exit_code == 0, res.output
-    for name in ("models/tiny0", "constant", "luminance", "area", "Order strict", "SI-MAE"):
+    for name in ("constant", "luminance", "area", "net-median", "graph", "ceiling", "strict"):
+        assert name in res.output
+    for name in ("layers Order-FG", "index SI-MAE", "regions", "s/img"):
         assert name in res.output
     doc = json.loads(out_json.read_text())
-    assert doc["num_images"] == 2 and doc["methods"][0] == "models/tiny0"
-    model_scores = doc["images"][0]["metrics"]["models/tiny0"]
-    assert all(
-        v is None or (isinstance(v, float) and math.isfinite(v)) for v in model_scores.values()
-    )
-    assert 0.0 <= model_scores["order"] <= 1.0
+    assert doc["num_images"] == 2 and doc["model"] == "models/tiny0"
+    assert doc["methods"] == [
+        "constant",
+        "luminance",
+        "area",
+        "net",
+        "net-median",
+        "graph",
+        "ceiling",
+    ]
+    assert doc["views"] == ["index", "layers"]
+    scores = doc["images"][0]["metrics"]["graph"]["layers"]
+    assert all(v is None or (isinstance(v, float) and math.isfinite(v)) for v in scores.values())
+    assert 0.0 <= scores["order"] <= 1.0
+    # the ceiling orders these flat rectangles almost perfectly (pieces under the speck size
+    # merge into neighbours), on the index map and on the layers
+    ceiling = doc["summary"]["all"]["ceiling"]
+    assert ceiling["index"]["order_strict"] > 0.95 and ceiling["layers"]["order_fg"] > 0.9
+    assert doc["summary"]["all"]["net"]["layers"]["order"] is None  # per-pixel: no layers
+    assert doc["stats"]["all"]["graph"]["regions"] >= 2
 
 
 def test_decompose_eval_bad_model_is_one_line_exit_2(
     rectangles_dataset: Callable[..., Path], tmp_path: Path
 ) -> None:
     data = rectangles_dataset(1, 1)
-    res = CliRunner().invoke(eval_cli, ["--model", str(tmp_path / "nope"), "--data", str(data)])
+    args = ["--model", str(tmp_path / "nope"), "--data", str(data), "--baseline"]
+    res = CliRunner().invoke(eval_cli, args)
     assert res.exit_code == 2
     assert res.output.strip().count("\n") == 0 and "nope" in res.output
     with pytest.raises(EvaluationError, match="no images"):

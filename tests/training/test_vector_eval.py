@@ -74,8 +74,7 @@ def test_cli_vector_table_for_ours_and_vtracer(tmp_path: Path) -> None:
         samples.append((rgb, label))
     root = write_dataset(tmp_path / "rects", samples, n_train=0)
     out = tmp_path / "trackb.json"
-    args = ["--model", "random:tiny", "--data", str(root), "--vector", "--no-depth"]
-    args += ["--json", str(out)]
+    args = ["--data", str(root), "--vector", "--no-depth", "--json", str(out)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "VTracer stacked" in result.output and "Order-FG" in result.output

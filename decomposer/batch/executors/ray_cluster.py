@@ -55,7 +55,7 @@ class RayWorker:
         self.error: str | None = None
         self.model: Any = None
         try:
-            self.model = options.model.load()
+            self.model = options.model.load() if options.needs_network() else None
         except Exception as exc:  # reported through ready(); the driver drops this worker
             message = " ".join(str(exc).split()) or type(exc).__name__
             self.error = f"{message} (on host {host_name()})"

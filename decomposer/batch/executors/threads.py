@@ -31,11 +31,13 @@ class ThreadExecutor:
 
     def start(self, options: RunOptions) -> str:
         started = time.perf_counter()
-        self._model = options.model.load()
+        self._model = options.model.load() if options.needs_network() else None
         self._options = options
         self._pool = futures.ThreadPoolExecutor(self.workers, thread_name_prefix="decompose")
         seconds = time.perf_counter() - started
         threads = f"{self.workers} thread{'s' if self.workers > 1 else ''}"
+        if self._model is None:
+            return f"no network needed (--ordering {options.decompose.ordering}); {threads}"
         return f"model {options.model.label} loaded in {seconds:.2f} s; {threads}"
 
     def capacity(self) -> int:

@@ -57,8 +57,8 @@ def test_bad_file_among_good_ones_mirrors_tree_and_exits_1(tmp_path: Path) -> No
     ]
     (src / "sub" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n but then garbage")
     (src / "notes.txt").write_text("not an image")
-    result = run(src, "-o", out, "--model", "random:tiny", "-n", "3", "--workers", "2", "--verify", "-v",
-                 "--report", tmp_path / "report.json")  # fmt: skip
+    result = run(src, "-o", out, "--model", "random:tiny", "--ordering", "median", "-n", "3",
+                 "--workers", "2", "--verify", "-v", "--report", tmp_path / "report.json")  # fmt: skip
     assert result.exit_code == 1, result.output
     expected = [out / "a.psd", out / "sub" / "b.psd", out / "sub" / "deep" / "c.psd"]
     for source, output in zip(good, expected, strict=True):

@@ -130,8 +130,9 @@ def test_ctrl_c_kill_of_the_driver_and_resume(
     names = [f"img{number:02d}.png" for number in range(8)]
     for number, name in enumerate(names):
         art(src / name, 40 + number, size=(200, 150))
+    # --ordering median: the network runs, so the batch is still converting when it is stopped
     args = (src, "-o", out, "-n", "3", "--executor", "ray", "--ray-address", ray_cluster.address,
-            "--workers", "2")  # fmt: skip
+            "--workers", "2", "--ordering", "median")  # fmt: skip
 
     # 1. Ctrl-C at the terminal (SIGINT to the driver's whole process group): a clean stop.
     first = start_decompose(*args, "--report", tmp_path / "r1.json", env=ray_cluster.env,
@@ -139,7 +140,7 @@ def test_ctrl_c_kill_of_the_driver_and_resume(
     try:
         wait_for_outputs(out, 1, first, tmp_path / "log1.txt")
         # Meanwhile a second batch on the same folder refuses, naming the first.
-        second = decompose(src, "-o", out, "-n", "3", env=ray_cluster.env)
+        second = decompose(src, "-o", out, "-n", "3", "--ordering", "median", env=ray_cluster.env)
         assert second.returncode == 2
         assert f"another batch is converting into this folder (pid {first.pid} on host" in (
             second.stderr

@@ -17,7 +17,8 @@ from decomposer.options import DecomposeOptions
 def test_every_ticket_comes_back_once_and_interrupt_stops_the_rest(
     tmp_path: Path, art: Callable[..., Path]
 ) -> None:
-    options = RunOptions(decompose=DecomposeOptions(layers=2), model=ModelSpec("random:tiny"))
+    how = DecomposeOptions(layers=2, ordering="median")  # the ordering that runs the network
+    options = RunOptions(decompose=how, model=ModelSpec("random:tiny"))
     executor = create_executor("threads", ExecutorSettings(workers=2))
     assert executor.capacity() == 2
     description = executor.start(options)
@@ -54,5 +55,15 @@ def test_registry_names_and_errors() -> None:
     assert set(EXECUTORS) == {"threads", "ray"}
     with pytest.raises(InvalidOptionError, match="unknown executor 'dask'"):
         create_executor("dask")
+    median = DecomposeOptions(ordering="median")  # the ordering that loads the network
     with pytest.raises(ModelLoadError):
-        create_executor("threads").start(RunOptions(model=ModelSpec("/no/such/model")))
+        create_executor("threads").start(
+            RunOptions(decompose=median, model=ModelSpec("/no/such/model"))
+        )
+    # the default ordering never loads it
+    executor = create_executor("threads")
+    try:
+        described = executor.start(RunOptions(model=ModelSpec("/no/such/model")))
+        assert described.startswith("no network needed (--ordering graph)")
+    finally:
+        executor.close()
