@@ -188,7 +188,7 @@ def _run(config: BridgeConfig, token: str, verbose: bool) -> int:
         )
         return 2
     try:
-        click.echo(f"Loading model {runner.model_name} ...", err=True)
+        click.echo(f"Starting (model {runner.model_name}) ...", err=True)
         try:
             runner.load()
         except DecomposerError as exc:

@@ -58,7 +58,7 @@ def test_light_path_modules_import_no_torch_even_when_it_is_installed() -> None:
 
 def test_decompose_converts_the_example_without_torch(tmp_path: Path) -> None:
     out, depth = tmp_path / "house.psd", tmp_path / "house.npy"
-    code = _cli(EXAMPLE, "-o", out, "--layers", 6, "--depth-out", depth, "--json")
+    code = _cli(EXAMPLE, "-o", out, "--layers", 6, "--json")  # the default: graph ordering
     result = _python(code, torch=False)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -68,6 +68,11 @@ def test_decompose_converts_the_example_without_torch(tmp_path: Path) -> None:
 
     back = read_layers(out)
     assert sum(back.visible) == 6  # plus the hidden extras (original image, index map)
+    # the paper's ordering runs the network: onnxruntime's index map agrees with torch's
+    median = tmp_path / "median.psd"
+    code = _cli(EXAMPLE, "-o", median, "-n", 6, "--ordering", "median", "--depth-out", depth)
+    result = _python(code, torch=False)
+    assert result.returncode == 0, result.stderr
     torch_map = predict_index(EXAMPLE, model=load_model(runtime="torch"))
     assert np.abs(np.load(depth) - torch_map).max() < 1e-3
 
@@ -83,11 +88,14 @@ def test_the_bridge_runner_and_the_api_work_without_torch() -> None:
         f"path = Path({str(EXAMPLE)!r})\n"
         "size = Image.open(path).size\n"
         "dec = runner.run(path, size, DecomposeOptions(layers=3), lambda stage, f: None)\n"
-        "print(runner.device_name, len(dec.layers))\n"
+        "print(runner.network_loaded, len(dec.layers))\n"  # graph: no network
+        "how = DecomposeOptions(layers=3, ordering='median')\n"
+        "dec = runner.run(path, size, how, lambda stage, f: None)\n"
+        "print(runner.network_loaded, runner.device_name, len(dec.layers))\n"
     )
     result = _python(code, torch=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["cpu", "3"]
+    assert result.stdout.split() == ["False", "3", "True", "cpu", "3"]
 
 
 @pytest.mark.parametrize(
@@ -105,7 +113,8 @@ def test_the_bridge_runner_and_the_api_work_without_torch() -> None:
 def test_torch_only_requests_without_torch_name_the_extra(
     tmp_path: Path, args: tuple[str, ...], code: int, message: str
 ) -> None:
-    result = _python(_cli(EXAMPLE, "-o", tmp_path / "x.psd", *args), torch=False)
+    command = _cli(EXAMPLE, "-o", tmp_path / "x.psd", "--ordering", "median", *args)
+    result = _python(command, torch=False)
     assert result.returncode == code, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

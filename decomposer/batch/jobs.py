@@ -4,6 +4,7 @@ machine of a Ray cluster."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,16 @@ class RunOptions:
         from decomposer.ordering import ORDERINGS
 
         return ORDERINGS[self.decompose.ordering].needs_index(None)
+
+    def models_fingerprint(self) -> str:
+        """Identifies the trained models the results depend on (part of the resume key): the
+        network's weights when the ordering runs it, and the ordering's own model (the graph
+        orderer), so retraining either redoes the files."""
+        from decomposer.ordering import ORDERINGS
+
+        ordering = ORDERINGS[self.decompose.ordering]
+        net = self.model.fingerprint() if self.needs_network() else None
+        return json.dumps({"net": net, "ordering": ordering.model_id(None)}, sort_keys=True)
 
     def key_fields(self) -> dict[str, Any]:
         """The options that change what is written (part of the resume key; the weights are

@@ -248,13 +248,18 @@ def test_new_weights_in_a_model_folder_invalidate_earlier_results(tmp_path: Path
     save_pretrained(create_model("tiny"), weights)
     src, out = tmp_path / "in", tmp_path / "out"
     art(src / "a.png", 7)
-    args = (src, "-o", out, "--model", weights, "-n", "2", "--json")
+    args = (src, "-o", out, "--model", weights, "-n", "2", "--json", "--ordering", "median")
     assert json.loads(run(*args).stdout)["totals"]["done"] == 1
     assert json.loads(run(*args).stdout)["totals"]["skipped"] == 1
     save_pretrained(create_model("tiny"), weights)  # retrained weights, same folder
     stamp = (weights / "model.safetensors").stat()
     os.utime(weights / "model.safetensors", ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
     assert json.loads(run(*args).stdout)["totals"]["done"] == 1
+    # the graph ordering does not run the network: new weights leave its results alone
+    graph = (src, "-o", tmp_path / "graph", "--model", weights, "-n", "2", "--json")
+    assert json.loads(run(*graph).stdout)["totals"]["done"] == 1
+    save_pretrained(create_model("tiny"), weights)
+    assert json.loads(run(*graph).stdout)["totals"]["skipped"] == 1
 
 
 def test_help_says_what_overwrite_redo_and_ray_need() -> None:

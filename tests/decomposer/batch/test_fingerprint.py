@@ -39,3 +39,32 @@ def test_weights_fingerprint_follows_the_weight_files(tmp_path: Path) -> None:
     assert weights_fingerprint(str(tmp_path / "w")) == before
     save_pretrained(create_model("tiny"), tmp_path / "w")  # retrained in place
     assert weights_fingerprint(str(tmp_path / "w")) != before
+
+
+def test_the_resume_key_follows_the_models_the_ordering_uses(tmp_path: Path) -> None:
+    import shutil
+
+    from decomposer.batch.jobs import ModelSpec, RunOptions
+    from decomposer.options import DecomposeOptions
+    from decomposer.orderer import DEFAULT_ORDERER_DIR, Orderer, load_orderer
+
+    shipped = load_orderer()
+    graph = json.loads(RunOptions().models_fingerprint())
+    assert graph == {"net": None, "ordering": shipped.fingerprint}  # graph: no network
+    median = RunOptions(decompose=DecomposeOptions(ordering="median"))
+    assert json.loads(median.models_fingerprint()) == {
+        "net": weights_fingerprint(None),
+        "ordering": None,
+    }
+    other_net = RunOptions(
+        decompose=DecomposeOptions(ordering="median"), model=ModelSpec("random:tiny")
+    )
+    assert other_net.models_fingerprint() != median.models_fingerprint()
+    # a retrained orderer has another fingerprint (the files' bytes, not their names or dates)
+    copy = tmp_path / "orderer"
+    shutil.copytree(DEFAULT_ORDERER_DIR, copy)
+    assert Orderer.load(copy).fingerprint == shipped.fingerprint
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["solver"]["scale"] = float(meta["solver"].get("scale", 1.0)) + 1.0
+    (copy / "meta.json").write_text(json.dumps(meta))
+    assert Orderer.load(copy).fingerprint != shipped.fingerprint
