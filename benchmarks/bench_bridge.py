@@ -116,7 +116,9 @@ def round_trip(client: BridgeClient, png: bytes, layers: int) -> tuple[float, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny", help="model preset or folder (default tiny)")
+    parser.add_argument(
+        "--model", default="random:tiny", help="model spec (default random:tiny, untrained)"
+    )
     parser.add_argument("--size", type=int, default=256, help="image side in pixels")
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=10, help="sequential jobs for latency")

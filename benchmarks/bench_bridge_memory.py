@@ -116,7 +116,7 @@ def start_bridge(folder: Path, server_path: str | None) -> tuple[subprocess.Pope
             "-m",
             "plugin_bridge.cli",
             "--model",
-            "tiny",
+            "random:tiny",
             "--device",
             "cpu",
             "--port",

@@ -166,33 +166,39 @@ def render(results: list[Result]) -> Table:
 
 def measure_shipped(
     sizes: tuple[int, ...], device: str | None, repeats: int, threads: int
-) -> list[tuple[int, float, float]]:
-    """(size, first_s, best_s) of ``predict_index_map`` with the shipped default model."""
-    from model import default_weights_dir, from_pretrained
-    from model.inference import predict_index_map
+) -> list[tuple[str, int, float, float]]:
+    """(runtime, size, first_s, best_s) of ``model.predict_index_map`` with the shipped default
+    model on torch and on onnxruntime (CPU; ``threads`` also caps onnxruntime's)."""
+    import model
+    from model.onnx_runtime import OnnxLayerIndexModel
 
     if threads:
         torch.set_num_threads(threads)
-    net = from_pretrained(default_weights_dir())
+    nets = {
+        "torch": (model.load(runtime="torch"), device),
+        "onnx": (OnnxLayerIndexModel(model.default_weights_dir() / "model.onnx", threads=threads),
+                 None),
+    }  # fmt: skip
     rows = []
     for size in sizes:
         image = torch.randint(0, 256, (size, size, 3), dtype=torch.uint8).numpy()
-        times = []
-        for _ in range(1 + repeats):
-            t0 = time.perf_counter()
-            predict_index_map(net, image, device=device)
-            times.append(time.perf_counter() - t0)
-        rows.append((size, times[0], min(times[1:] or times)))
+        for runtime, (net, where) in nets.items():
+            times = []
+            for _ in range(1 + repeats):
+                t0 = time.perf_counter()
+                model.predict_index_map(net, image, device=where)
+                times.append(time.perf_counter() - t0)
+            rows.append((runtime, size, times[0], min(times[1:] or times)))
     return rows
 
 
-def render_shipped(rows: list[tuple[int, float, float]]) -> Table:
+def render_shipped(rows: list[tuple[str, int, float, float]]) -> Table:
     """Table of :func:`measure_shipped` rows."""
     table = Table(title="shipped default model, predict_index_map end to end")
-    for column in ("image", "first (s)", "best (s)"):
+    for column in ("runtime", "image", "first (s)", "best (s)"):
         table.add_column(column)
-    for size, first, best in rows:
-        table.add_row(f"{size}²", f"{first:.3f}", f"{best:.3f}")
+    for runtime, size, first, best in rows:
+        table.add_row(runtime, f"{size}²", f"{first:.3f}", f"{best:.3f}")
     return table
 
 
@@ -225,8 +231,9 @@ def render_shipped(rows: list[tuple[int, float, float]]) -> Table:
     "shipped_sizes",
     multiple=True,
     type=int,
-    help="Also time the shipped default model end to end (predict_index_map on a SIZE² RGB "
-    "image: resize, pad, forward, resize back). Repeat for several sizes.",
+    help="Also time the shipped default model end to end on torch and onnxruntime "
+    "(predict_index_map on a SIZE² RGB image: resize, pad, forward, resize back). Repeat for "
+    "several sizes.",
 )
 def main(
     presets: tuple[str, ...],

@@ -1,7 +1,8 @@
 """Illustrator's Depth decomposer: image in -> ordered, editable layers out.
 
 Public API:
-    load_model(name_or_path=None)           the network (None = embedded default)
+    load_model(name_or_path=None, *, runtime="auto")  the network (None = embedded default)
+    LazyModel(spec=None, *, runtime="auto") a model loaded on first use (only if needed)
     predict_index(image, *, model, device, max_pixels)  float32 (H, W) layer index, higher = front
     decompose(image, options=None, *, model=None, index_map=None, device=None, progress=None,
               **option_overrides) -> Decomposition
@@ -22,7 +23,14 @@ from decomposer.errors import (
 )
 from decomposer.image_io import LoadedImage, load_image
 from decomposer.options import DecomposeOptions
-from decomposer.pipeline import STAGES, decompose, layer_names, load_model, predict_index
+from decomposer.pipeline import (
+    STAGES,
+    LazyModel,
+    decompose,
+    layer_names,
+    load_model,
+    predict_index,
+)
 from decomposer.types import Decomposition, Layer
 from decomposer.writers import save
 
@@ -36,6 +44,7 @@ __all__ = [
     "ImageTooLargeError",
     "InvalidOptionError",
     "Layer",
+    "LazyModel",
     "LoadedImage",
     "ModelLoadError",
     "composite_layers",

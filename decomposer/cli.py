@@ -81,7 +81,8 @@ Examples:
   decompose scans/ -o layered/ --workers 2 --report report.json
   decompose "sketches/**/*.png" -o out/ --format png --dry-run
   decompose /shared/in/ -o /shared/out/ --executor ray --ray-address head:6379
-  decompose art.png --model tiny --json     # machine-readable result on stdout
+  decompose art.png --json                 # machine-readable result on stdout
+  decompose art.png --model runs/small/best # your own trained weights (or a .onnx file)
   decompose art.png --ordering median       # the paper's ordering (runs the network)
 \b
 Existing files are never replaced unless you pass --overwrite, except outputs that
@@ -160,20 +161,45 @@ def _is_single(inputs: tuple[str, ...]) -> bool:
 
 def _model_message(spec: ModelSpec, exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"model {spec.label}: {text}"
+    # model.load's messages start with the spec they are about; others get it in front
+    return text if text.startswith(spec.label) else f"model {spec.label}: {text}"
 
 
 def _load_model_or_exit(ctx: click.Context, spec: ModelSpec, ui: Ui) -> Any:
+    """The network for `spec`, or exit 2 with a one-line error. An untrained random:PRESET's
+    warning is one plain line on the console (silent with -q), not Python's warning format."""
+    import warnings
+
+    from model.errors import RandomWeightsWarning
+
     started = time.perf_counter()
     try:
-        net = spec.load()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            net = spec.load()
     except (DecomposerError, OSError, ValueError) as exc:
         _fail(ui.errors, _model_message(spec, exc))
         ctx.exit(EXIT_USAGE)
+    for w in caught:
+        if issubclass(w.category, RandomWeightsWarning):
+            ui.console.print(f"warning: {w.message}", markup=False)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if ui.verbose:
         seconds = time.perf_counter() - started
         ui.errors.print(f"model {spec.label} loaded in {seconds:.2f} s", markup=False)
     return net
+
+
+def _check_model_spec_or_exit(ctx: click.Context, spec: ModelSpec, ui: Ui) -> None:
+    """Exit 2 with a one-line error if `spec` names no model (nothing is loaded)."""
+    from decomposer.pipeline import check_model
+
+    try:
+        check_model(spec.weights)
+    except ModelLoadError as exc:
+        _fail(ui.errors, _model_message(spec, exc))
+        ctx.exit(EXIT_USAGE)
 
 
 def _needs_net(how: DecomposeOptions) -> bool:
@@ -226,14 +252,17 @@ def _print_json(document: dict[str, Any]) -> None:
     "-m",
     "--model",
     default=None,
-    metavar="PATH|PRESET",
-    help="Weights folder/file or a preset name (e.g. tiny); default: the shipped model.",
+    metavar="PATH|NAME",
+    help="Weights: a folder from decompose-train, a .onnx file (runs on onnxruntime) or Apple's "
+    "depth_pro.pt; 'default' (the shipped model, the default); random:PRESET for an untrained "
+    "network (tests and benchmarks only).",
 )
 @click.option(
     "--device",
     default=None,
     metavar="NAME",
-    help="Torch device: cpu, cuda, cuda:1, mps. Default: best available.",
+    help="Torch device: cpu, cuda, cuda:1, mps. Default: best available. Without torch (the "
+    "light install) the model runs on the CPU with onnxruntime.",
 )
 @click.option(
     "--ordering",
@@ -390,8 +419,12 @@ def main(
     except DecomposerError as exc:  # the shipped orderer cannot be read
         _fail(ui.errors, str(exc))
         ctx.exit(EXIT_USAGE)
-    if model is not None and not needs_net and verbose:
-        _warn(ui.console, f"--model is not used: --ordering {ordering} runs without the network")
+    if model is not None and not needs_net:
+        _check_model_spec_or_exit(ctx, spec, ui)  # a typo is an error even when unused
+        if verbose:
+            _warn(
+                ui.console, f"--model is not used: --ordering {ordering} runs without the network"
+            )
     try:
         if _is_single(inputs):
             job, fmt = _single_job(Path(inputs[0]), output, fmt, depth_out, preview)

@@ -17,6 +17,7 @@ The shipped model lives in `decomposer/data/orderer/` (`pair.txt`, `unary.txt`, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass
@@ -110,10 +111,22 @@ class Orderer:
     training summary, validation numbers).
     """
 
-    def __init__(self, pair_model: Any, unary_model: Any, meta: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        pair_model: Any,
+        unary_model: Any,
+        meta: dict[str, Any],
+        fingerprint: str | None = None,
+    ) -> None:
         self.pair_model = pair_model
         self.unary_model = unary_model
         self.meta = meta
+        self.fingerprint = fingerprint or _digest(
+            json.dumps(meta, sort_keys=True).encode(),
+            pair_model.model_to_string().encode(),
+            unary_model.model_to_string().encode(),
+        )
+        """Identifies the trained orderer (SHA-256 hex over its files): part of resume keys."""
         self.uses_net = bool(meta.get("uses_net", False))
         solver = meta.get("solver", {})
         self.solver = SolverConfig(**solver)
@@ -146,15 +159,16 @@ class Orderer:
             meta.get("pair_features", [])
         ) != list(pair_names):
             raise ModelLoadError(f"{meta_path}: feature list differs from this code's features")
-        models = []
+        models, texts = [], [meta_path.read_bytes()]
         for name in ("pair.txt", "unary.txt"):
             path = folder / name
             try:
-                models.append(lgb.Booster(model_str=path.read_text(encoding="utf-8")))
+                texts.append(path.read_bytes())
+                models.append(lgb.Booster(model_str=texts[-1].decode("utf-8")))
             except (OSError, ValueError, lgb.basic.LightGBMError) as exc:
                 message = " ".join(str(exc).split())
                 raise ModelLoadError(f"{path}: cannot load the orderer model ({message})") from None
-        return cls(models[0], models[1], meta)
+        return cls(models[0], models[1], meta, fingerprint=_digest(*texts))
 
     def pair_margins(self, inputs: OrdererInputs) -> np.ndarray:
         """float64 (P,) antisymmetric margins d_ab (logit units, unclipped) for inputs.pairs."""
@@ -181,6 +195,15 @@ class Orderer:
         prior = self.unary_prior(inputs)
         weights = self.solver.pair_weights(inputs.shared, inputs.related)
         return solve_order(count, inputs.pairs, margins, prior, self.solver, weights)
+
+
+def _digest(*parts: bytes) -> str:
+    """SHA-256 hex over length-prefixed byte strings."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return digest.hexdigest()
 
 
 @lru_cache(maxsize=4)

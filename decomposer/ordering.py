@@ -42,6 +42,8 @@ class Ordering:
         index_map is float32 (H, W) or None (only when needs_index is False).
     own_index: the decomposition's index map is the scores on the regions' pixels (True), or
         the network's map the scores were taken from (False).
+    model_id(orderer): identifies the trained model it uses besides the network (part of
+        batch resume keys, so a retrained orderer redoes the files), None if it uses none.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Ordering:
     needs_index: Callable[[Orderer | None], bool]
     scores: Callable[[Regions, np.ndarray | None, Orderer | None], np.ndarray]
     own_index: bool
+    model_id: Callable[[Orderer | None], str | None] = lambda orderer: None
 
 
 def _median_scores(regions: Regions, index_map: np.ndarray | None, orderer: Any) -> np.ndarray:
@@ -83,6 +86,7 @@ ORDERINGS: dict[str, Ordering] = {
         lambda orderer: _graph_orderer(orderer).uses_net,
         _graph_scores,
         own_index=True,
+        model_id=lambda orderer: _graph_orderer(orderer).fingerprint,
     ),
     "median": Ordering(
         "median",

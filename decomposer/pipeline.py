@@ -44,41 +44,68 @@ def layer_names(count: int) -> list[str]:
     return names
 
 
-def load_model(name_or_path: str | Path | None = None) -> Any:
-    """The layer-index network, in eval mode.
+def check_model(name_or_path: str | Path | None = None) -> None:
+    """Raise ModelLoadError (the model package's one-line message) if the spec names no model;
+    nothing is loaded (no torch import), so a typo is reported even when the network is not run."""
+    import model as model_pkg
 
-    None: the embedded default model (`model.default_weights_dir()`); a preset name from
-    `model.list_presets()` (architecture with untrained weights, for tests); or a folder written
-    by `model.save_pretrained`. Raises ModelLoadError with an actionable message.
+    try:
+        model_pkg.resolve(name_or_path)
+    except model_pkg.ModelError as exc:
+        raise ModelLoadError(" ".join(str(exc).split())) from exc
+
+
+def load_model(name_or_path: str | Path | None = None, *, runtime: str = "auto") -> Any:
+    """The layer-index network, in eval mode, resolved by `model.load`.
+
+    None or "default": the embedded default model; a `save_pretrained` folder, `.onnx` or
+    Apple `.pt` file; "random:PRESET" for an untrained network (tests, benchmarks; warns).
+    runtime: "auto" (torch if installed, else onnxruntime), "torch" or "onnx".
+    Raises ModelLoadError with the model package's one-line, actionable message.
     """
     import model as model_pkg
 
-    if name_or_path is None:
-        folder = model_pkg.default_weights_dir()
-        if not (folder / "model.safetensors").is_file():
-            raise ModelLoadError(
-                f"default model weights are not installed (expected {folder / 'model.safetensors'});"
-                " pass a model folder or preset, or an index map"
-            )
-        return _from_folder(model_pkg, folder)
-    text = str(name_or_path)
-    if isinstance(name_or_path, str) and text in model_pkg.list_presets():
-        return model_pkg.create_model(text).eval()
-    path = Path(name_or_path)
-    if path.is_dir():
-        return _from_folder(model_pkg, path)
-    if path.exists():
-        return _from_folder(model_pkg, path)
-    presets = ", ".join(model_pkg.list_presets())
-    raise ModelLoadError(f"{text}: not a model folder or a preset name (presets: {presets})")
-
-
-def _from_folder(model_pkg: Any, folder: Path) -> Any:
     try:
-        return model_pkg.from_pretrained(folder).eval()
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        message = " ".join(str(exc).split())
-        raise ModelLoadError(f"{folder}: cannot load model ({message})") from exc
+        return model_pkg.load(name_or_path, runtime=runtime)
+    except model_pkg.ModelError as exc:
+        raise ModelLoadError(" ".join(str(exc).split())) from exc
+
+
+class LazyModel:
+    """A model spec that is loaded on first use, once (thread-safe).
+
+    Pass it as `model=` to `decompose` / `predict_index`: the network is loaded only when an
+    index map has to be predicted (not when one is given, nor for an ordering that does not
+    need it), and then shared by every later call. `get()` returns the network, raising
+    ModelLoadError (every call, if loading failed).
+    """
+
+    def __init__(self, spec: str | Path | None = None, *, runtime: str = "auto") -> None:
+        import threading
+
+        self.spec = spec
+        self.runtime = runtime
+        self._lock = threading.Lock()
+        self._net: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        """True once the network is in memory."""
+        return self._net is not None
+
+    def get(self) -> Any:
+        """The network (loaded now if it was not yet)."""
+        with self._lock:
+            if self._net is None:
+                self._net = load_model(self.spec, runtime=self.runtime)
+            return self._net
+
+
+def model_device(net: Any) -> str:
+    """The device a loaded network runs on ("cpu", "cuda:0", ...), for either runtime."""
+    import model as model_pkg
+
+    return model_pkg.device_of(net)
 
 
 def predict_index(
@@ -90,9 +117,10 @@ def predict_index(
 ) -> np.ndarray:
     """Predicted layer index: float32 (H, W) at the image's resolution, higher = nearer the front.
 
-    image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage. model: a network, a preset or
-    folder name, or None for the embedded default. max_pixels: inputs over width * height are
-    refused (ImageTooLargeError, from the header). Transparent images are predicted over white.
+    image: path, PIL image, uint8 array (H, W, 3|4) or LoadedImage. model: a loaded network
+    (either runtime), a LazyModel, a model spec for `load_model`, or None for the embedded default.
+    max_pixels: inputs over width * height are refused (ImageTooLargeError, from the header).
+    Transparent images are predicted over white.
     """
     loaded = load_image(image, max_pixels=max_pixels)
     return _predict_loaded(loaded, _resolve_model(model), device)
@@ -100,15 +128,21 @@ def predict_index(
 
 def _predict_loaded(loaded: LoadedImage, net: Any, device: str | None) -> np.ndarray:
     """The network's index map for an image that is already loaded and checked."""
-    from model.inference import predict_index_map
+    import model as model_pkg
 
     rgb = flatten_alpha(loaded.rgba)
-    return np.asarray(predict_index_map(net, rgb, device=device), dtype=np.float32)
+    try:
+        index = model_pkg.predict_index_map(net, rgb, device=device)
+    except model_pkg.ModelError as exc:
+        raise ModelLoadError(" ".join(str(exc).split())) from exc
+    return np.asarray(index, dtype=np.float32)
 
 
 def _resolve_model(model: Any) -> Any:
     if model is None or isinstance(model, str | Path):
         return load_model(model)
+    if isinstance(model, LazyModel):
+        return model.get()
     return model
 
 
@@ -130,9 +164,9 @@ def decompose(
         name its fields (layers, ordering, completion, continuation, tau, regions, max_pixels,
         svg_size), so
         `decompose("art.png", layers=6)` works.
-    model: a network, a model spec for `load_model`, or None for the embedded default; loaded
-        and run only when the ordering needs the network's index map
-        (`decomposer.ordering.ORDERINGS[...].needs_index`).
+    model: a network, a LazyModel (loaded only if an index map must be predicted), a model
+        spec for `load_model`, or None for the embedded default; loaded and run only when the
+        ordering needs the network's index map (`decomposer.ordering.ORDERINGS[...].needs_index`).
     index_map: float (H, W), higher = front; when given, no network is used.
     orderer: the graph orderer (`decomposer.orderer.Orderer`), None = the shipped one.
     progress: called as progress(stage, fraction) at each stage boundary; raising
@@ -321,9 +355,12 @@ class _Reporter:
 __all__ = [
     "STAGES",
     "Cancelled",
+    "LazyModel",
     "decompose",
     "decompose_pixels",
     "layer_names",
+    "check_model",
     "load_model",
+    "model_device",
     "predict_index",
 ]

@@ -1,4 +1,7 @@
-"""Checkpoint I/O: our safetensors + config.json format, and Apple's ``depth_pro.pt``."""
+"""Checkpoint I/O (torch): our safetensors + config.json format, and Apple's ``depth_pro.pt``.
+
+The format itself (names, config.json, fingerprints) is in ``model.files``, readable without torch.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +20,12 @@ from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig
 from .errors import CheckpointError
+from .files import CONFIG_NAME, FORMAT_NAME, FORMAT_VERSION, WEIGHTS_NAME, read_config
+from .files import resolve_pair as _resolve_pair
 from .network import LayerIndexNet
 from .presets import create_model, preset_config
 
 logger = logging.getLogger(__name__)
-
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
-FORMAT_NAME = "illustrators-depth/layer-index-net"
-FORMAT_VERSION = 1
 IGNORED_DEPTH_PRO_PREFIX = "fov."
 _MAX_LISTED = 12
 
@@ -130,36 +130,6 @@ def save_pretrained(
     )
     _atomic_write(out / CONFIG_NAME, lambda p: p.write_text(text, encoding="utf-8"))
     return out
-
-
-def _resolve_pair(path: Path) -> tuple[Path, Path]:
-    """Folder, or one file of the pair -> (weights, config)."""
-    if path.is_dir():
-        return path / WEIGHTS_NAME, path / CONFIG_NAME
-    if path.suffix == ".safetensors":
-        cfg = path.with_suffix(".json")
-        return path, cfg if cfg.exists() else path.parent / CONFIG_NAME
-    if path.suffix == ".json":
-        weights = path.with_suffix(".safetensors")
-        return (weights if weights.exists() else path.parent / WEIGHTS_NAME), path
-    raise CheckpointError(f"{path}: not a model folder, .safetensors or .json file")
-
-
-def read_config(path: str | os.PathLike[str]) -> tuple[ModelConfig, dict]:
-    """(ModelConfig, metadata) from a saved model's ``config.json`` (or its folder)."""
-    _, cfg_path = _resolve_pair(Path(path))
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{cfg_path}: config file not found")
-    try:
-        doc = json.loads(cfg_path.read_text(encoding="utf-8"))
-        if doc.get("format") != FORMAT_NAME:
-            raise ValueError(f"format is {doc.get('format')!r}, expected {FORMAT_NAME!r}")
-        if int(doc.get("format_version", 0)) > FORMAT_VERSION:
-            raise ValueError(f"format_version {doc['format_version']} is newer than supported")
-        cfg = ModelConfig.from_dict(doc["config"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{cfg_path}: invalid model config ({exc})") from exc
-    return cfg, dict(doc.get("metadata") or {})
 
 
 def from_pretrained(path: str | os.PathLike[str], **overrides: Any) -> LayerIndexNet:

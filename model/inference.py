@@ -1,4 +1,4 @@
-"""Whole-image inference: RGB uint8 of any size -> float32 layer-index map at that size.
+"""Whole-image inference with torch: RGB uint8 of any size -> float32 layer-index map at that size.
 
 Caller contract: ``image`` is RGB uint8 (H, W, 3), H, W >= 1. RGBA and grayscale are the
 caller's job (``decomposer.image_io`` composites alpha / expands gray); anything else raises
@@ -10,6 +10,7 @@ artificial border colour appears as an extra layer), predicted, the padding is c
 result resized back to (H, W) (bilinear, antialiased when shrinking). Resizing before padding is
 equivalent to padding at full resolution then resizing, without the memory cost on huge images.
 A 1×1 image is defined: it is predicted as a uniform S×S image and the mean is returned.
+``model.onnx_runtime`` does the same with onnxruntime and ``model.geometry`` (numpy).
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .geometry import check_rgb_uint8, fit_geometry
 from .network import LayerIndexNet
+
+__all__ = ["check_rgb_uint8", "fit_geometry", "predict_index_map", "select_device"]
 
 
 def select_device(name: str | None = None) -> torch.device:
@@ -39,32 +43,10 @@ def select_device(name: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def check_rgb_uint8(image: object) -> np.ndarray:
-    """Return ``image`` if it is an RGB uint8 (H, W, 3) array with H, W >= 1, else ValueError."""
-    if not isinstance(image, np.ndarray):
-        raise ValueError(f"image must be a numpy RGB uint8 (H, W, 3) array, got {type(image)}")
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"image must be RGB uint8 (H, W, 3), got {image.dtype} {image.shape}; composite "
-            "RGBA over a background and convert grayscale to RGB before predicting"
-        )
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"image is empty ({image.shape[0]}×{image.shape[1]} px)")
-    return image
-
-
-def fit_geometry(height: int, width: int, size: int) -> tuple[int, int, int, int]:
-    """(h, w, top, left): resized size with long side ``size`` and its offset in the square."""
-    scale = size / max(height, width)
-    h = min(size, max(1, round(height * scale)))
-    w = min(size, max(1, round(width * scale)))
-    return h, w, (size - h) // 2, (size - w) // 2
-
-
 def _to_square(image: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
     """uint8 (H, W, 3) -> float (3, size, size) in [0, 1], aspect kept, edge-padded."""
     h, w, top, left = fit_geometry(image.shape[0], image.shape[1], size)
-    x = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    x = torch.from_numpy(np.require(image, requirements=["C", "W"])).to(device)  # no RO warning
     x = x.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
     x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
     pads = (left, size - w - left, top, size - h - top)

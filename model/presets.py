@@ -32,9 +32,12 @@ multiple of 32 (default 256, as it is trained).
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from .config import ModelConfig
-from .network import LayerIndexNet
+
+if TYPE_CHECKING:  # the registry itself needs no torch; only building a network does
+    from .network import LayerIndexNet
 
 _PRESETS: dict[str, ModelConfig] = {
     # Depth Pro as used by the paper (FOV head removed): 1536² input, two ViT-L/16 at 384,
@@ -103,5 +106,8 @@ def preset_config(name: str, **overrides: object) -> ModelConfig:
 
 def create_model(name: str, **overrides: object) -> LayerIndexNet:
     """Build a randomly initialised network from a preset, e.g. ``create_model('small',
-    working_size=256)``. Weights are loaded separately (``from_pretrained``)."""
-    return LayerIndexNet(preset_config(name, **overrides))
+    working_size=256)``. Weights are loaded separately (``from_pretrained``). Needs torch."""
+    config = preset_config(name, **overrides)
+    from .network import LayerIndexNet
+
+    return LayerIndexNet(config)

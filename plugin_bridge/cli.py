@@ -16,7 +16,7 @@ Examples:
   decompose-bridge                         # http://127.0.0.1:47863, shipped model; prints a
                                            # link to the web page that carries the token
   decompose-bridge --print-token           # show the token to paste into a plugin
-  decompose-bridge --model tiny --port 47864
+  decompose-bridge --model runs/small/best --port 47864
   decompose-bridge --allow-origin https://www.photopea.com
 """
 
@@ -52,9 +52,14 @@ Examples:
 @click.option(
     "--model",
     default=None,
-    help="Model preset name (e.g. tiny, small) or checkpoint folder. Default: the shipped model.",
+    help="Weights: a folder from decompose-train, a .onnx file or Apple's depth_pro.pt; "
+    "random:PRESET for an untrained network (tests only). Default: the shipped model.",
 )
-@click.option("--device", default=None, help="Torch device (cpu, cuda, mps). Default: automatic.")
+@click.option(
+    "--device",
+    default=None,
+    help="Torch device (cpu, cuda, mps). Default: automatic (the CPU without torch).",
+)
 @click.option(
     "--max-body-mb",
     default=256,
@@ -183,7 +188,7 @@ def _run(config: BridgeConfig, token: str, verbose: bool) -> int:
         )
         return 2
     try:
-        click.echo(f"Loading model {runner.model_name} ...", err=True)
+        click.echo(f"Starting (model {runner.model_name}) ...", err=True)
         try:
             runner.load()
         except DecomposerError as exc:

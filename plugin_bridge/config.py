@@ -48,7 +48,8 @@ class BridgeConfig:
     host/port: listening address (loopback unless allow_remote); port 0 = any free port
         (only for `server.background_server`, which reports the port it got).
     token_file: bearer token file (created 0600 on first start).
-    model: preset name ("tiny", "small", ...) or checkpoint folder; None = the shipped default.
+    model: a model spec for `decomposer.load_model` (folder, .onnx/.pt file, "default",
+        "random:PRESET"); None = the shipped default.
     device: torch device name or None for automatic.
     max_body_bytes: largest accepted request body, bytes.
     max_pixels: largest accepted image, width * height.

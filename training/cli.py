@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from training.dataset_cli import build_dataset, fetch_sources
-from training.export import export_model
+from training.export import export_model, export_onnx_file
 from training.fit_cli import fit
 from training.orderer_cli import fit_orderer_command
 
@@ -22,7 +22,8 @@ def main() -> None:
       decompose-train build-dataset sources/noto-emoji --out data/ --size 512
       decompose-train resize-dataset data/ data256/ --size 256
       decompose-train fit --data-dir data/ --preset small --save-dir runs/small
-      decompose-train export runs/small/best model/weights/default
+      decompose-train export runs/small/best model/weights/default --onnx
+      decompose-train export-onnx model/weights/default
       decompose-train fit-orderer --data data/ --out runs/orderer --cache cache/
     """
 
@@ -68,21 +69,59 @@ def resize_dataset_command(source: Path, destination: Path, size: int) -> None:
     show_default=True,
     help="Storage precision of the exported weights (inference runs in fp32).",
 )
-def export(source: Path, destination: Path, dtype: str) -> None:
+@click.option(
+    "--onnx/--no-onnx",
+    default=False,
+    show_default=True,
+    help="Also write model.onnx (the same network for onnxruntime, the light install's runtime).",
+)
+def export(source: Path, destination: Path, dtype: str, onnx: bool) -> None:
     """Export a trained model folder (e.g. runs/small/best) for shipping.
 
     \b
-    Example:
-      decompose-train export runs/small/best model/weights/default --dtype fp16
+    Example (the shipped default model):
+      decompose-train export runs/small/best model/weights/default --dtype fp16 --onnx
     """
-    from model import CheckpointError
+    from model import ModelError
 
     try:
-        out = export_model(source, destination, dtype=dtype)
-    except (CheckpointError, ValueError, OSError) as exc:
+        out = export_model(source, destination, dtype=dtype, onnx=onnx)
+    except (ModelError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     size = (out / "model.safetensors").stat().st_size
     click.echo(f"exported {source} -> {out} ({dtype}, {size / 1e6:.1f} MB)")
+    if onnx:
+        click.echo(
+            f"wrote {out / 'model.onnx'} ({(out / 'model.onnx').stat().st_size / 1e6:.1f} MB)"
+        )
+
+
+@main.command("export-onnx")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--storage",
+    type=click.Choice(["fp16", "fp32"]),
+    default="fp16",
+    show_default=True,
+    help="fp16: weights stored as float16 where exact (all of an fp16 export), computed in fp32.",
+)
+def export_onnx(folder: Path, storage: str) -> None:
+    """(Re)write FOLDER/model.onnx from FOLDER's model.safetensors + config.json.
+
+    Run it whenever the weights change; tests check that the shipped ONNX model was exported
+    from the shipped safetensors and predicts the same index maps.
+
+    \b
+    Example (the shipped default model):
+      decompose-train export-onnx model/weights/default
+    """
+    from model import ModelError
+
+    try:
+        path = export_onnx_file(folder, storage=storage)
+    except (ModelError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {storage} storage)")
 
 
 if __name__ == "__main__":

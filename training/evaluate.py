@@ -10,7 +10,8 @@ method too. *Views* say what of a run is scored (`VIEWS`):
   it (`layer_index_map`); NaN for runs without a decomposition.
 
 Further views (e.g. a vectorised output, amodal masks) are added by registering a `Scorer` in
-`VIEWS` from their own module. Every view is scored against the label map with
+`VIEWS` from their own module. The network runs through ``model.predict_index_map`` (torch or
+onnxruntime). Every view is scored against the label map with
 ``training.metrics.all_metrics`` (same pairs for every method: the seed is fixed). Means are
 reported overall, over the mean of sources, and per source (the manifest's `source` column).
 """
@@ -29,6 +30,9 @@ from typing import Any
 
 import numpy as np
 
+import model as model_pkg
+from model import predict_index_map
+from model.loading import DEFAULT_NAME
 from training.datasets import load_pair, read_records
 from training.metrics import DEFAULT_PAIRS, DEFAULT_SEED, METRIC_NAMES, all_metrics, mean_metrics
 
@@ -167,30 +171,24 @@ def _clean(x: Any) -> Any:
 
 
 def resolve_model(spec: str | None) -> tuple[str, Any]:
-    """(label, network) for ``spec``: a save_pretrained folder, a preset name (random weights),
-    or None = the shipped default model (``model.default_weights_dir()``)."""
-    import torch
-
-    from model import create_model, default_weights_dir, from_pretrained, list_presets
-
-    if spec is None:
-        folder = default_weights_dir()
-        if not (folder / "config.json").is_file():
-            raise EvaluationError(f"{folder}: no shipped default model yet; pass --model FOLDER")
-        return "default", from_pretrained(folder)
-    path = Path(spec)
-    if path.is_dir():
-        return f"{path.parent.name}/{path.name}".lstrip("/"), from_pretrained(path)
-    if spec in list_presets():
-        torch.manual_seed(0)
-        return f"{spec} (untrained)", create_model(spec).eval()
-    raise EvaluationError(f"{spec}: not a model folder nor a preset ({', '.join(list_presets())})")
+    """(label, network) for a model spec, resolved by ``model.load``: None or "default" (the
+    shipped model), a save_pretrained folder, an .onnx/.pt file, or "random:PRESET" (untrained,
+    labelled "... (untrained)"). EvaluationError with the model package's message otherwise."""
+    try:
+        source = model_pkg.resolve(spec)
+        net = model_pkg.load(spec)
+    except model_pkg.ModelError as exc:
+        raise EvaluationError(" ".join(str(exc).split())) from exc
+    if source.kind == "random":
+        return f"{source.label} (untrained)", net
+    if source.label == DEFAULT_NAME:
+        return source.label, net
+    path = Path(source.label)
+    return f"{path.parent.name}/{path.name}".lstrip("/"), net
 
 
 def model_predictor(net: Any, device: str | None = None, tta: bool = False) -> Predictor:
     """RGB uint8 (H, W, 3) -> float32 (H, W) with the network at its working size."""
-    from model.inference import predict_index_map
-
     return lambda image: predict_index_map(net, image, device=device, tta=tta)
 
 

@@ -40,9 +40,9 @@ EXIT_INTERRUPTED = 130
     "--model",
     "model_spec",
     default=None,
-    metavar="FOLDER|PRESET",
+    metavar="PATH|NAME",
     help="Network for net / net-median (and an orderer that uses it): a save_pretrained "
-    "folder or a preset (untrained); default: the shipped network.",
+    "folder, a .onnx or .pt file, random:PRESET (untrained); default: the shipped network.",
 )
 @click.option(
     "--orderer",

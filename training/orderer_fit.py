@@ -271,7 +271,7 @@ def _run_job(job: _Job) -> RegionSample:
     image, label = load_pair(root, job.name)
     net_index = None
     if job.net_spec is not None:
-        from model.inference import predict_index_map
+        from model import predict_index_map
 
         net_index = predict_index_map(_net(job.net_spec), image, device="cpu")
     sample = extract_sample(
@@ -308,20 +308,16 @@ def cache_folder(
 
 
 def net_fingerprint(spec: str | None) -> str | None:
-    """sha256 (16 hex) of a network's weights file (None: no network feature)."""
+    """``model.fingerprint`` of the network feature's weights ("default" = the shipped model;
+    None: no network feature)."""
     if spec is None:
         return None
     import model
 
-    folder = model.default_weights_dir() if spec == "default" else Path(spec)
-    weights = folder / "model.safetensors" if folder.is_dir() else folder
-    if not weights.is_file():
-        raise DatasetError(f"{spec}: no model.safetensors for the network feature")
-    digest = hashlib.sha256()
-    with weights.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
+    try:
+        return model.fingerprint(None if spec == "default" else spec)
+    except model.ModelError as exc:
+        raise DatasetError(" ".join(str(exc).split())) from exc
 
 
 def load_samples(

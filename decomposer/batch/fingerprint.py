@@ -1,14 +1,12 @@
 """File identities for the resume key: an input's content hash and [size, mtime_ns], an
 output's stamp, and the weights' fingerprint.
 
-`weights_fingerprint` is kept here alone so that it can become a one-line call to the model
-package's own fingerprint once `model/` provides one.
+`weights_fingerprint` asks the model package (`model.fingerprint`, no torch import).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from decomposer.writers.png_stack import MANIFEST_NAME
@@ -39,14 +37,13 @@ def output_stamp(output: str | Path) -> list[int] | None:
 
 
 def weights_fingerprint(weights: str | None) -> str:
-    """Identifies the weights a --model value stands for: a preset name as is; for a weights
-    folder or file (None = the shipped default) the files' names, sizes and mtimes, so that
-    retrained weights invalidate earlier results."""
+    """Identifies the weights a --model value stands for (`model.fingerprint`: SHA-256 of the
+    weights and architecture, "random:PRESET:seed0" for an untrained network), so retrained
+    weights invalidate earlier results. A spec that names nothing gives itself back: loading it
+    reports the error."""
     import model
 
-    path = model.default_weights_dir() if weights is None else Path(weights)
-    if weights in model.list_presets() or not path.exists():
+    try:
+        return model.fingerprint(weights)
+    except model.ModelError:
         return str(weights)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    listing = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
-    return hashlib.sha256(json.dumps(listing).encode("utf-8")).hexdigest()

@@ -4,6 +4,7 @@ machine of a Ray cluster."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ INPUT_ERROR, REFUSED, VERIFY_ERROR, OTHER_ERROR = "input", "refused", "verify", 
 class ModelSpec:
     """How to load the layer-index network: picklable, so each worker loads its own copy.
 
-    weights: None = the shipped default model; a preset name (`model.list_presets()`, untrained,
-        for tests); or a weights folder/file written by `model.save_pretrained`.
+    weights: a model spec for `model.load`: None = the shipped default model; "random:PRESET"
+        (untrained, for tests); or a weights folder/file (`save_pretrained`, .onnx, .pt).
     device: torch device name ("cpu", "cuda:1", ...) or None for the best available.
     """
 
@@ -38,14 +39,15 @@ class ModelSpec:
 
     def absolute(self) -> ModelSpec:
         """A copy whose weights path (if it is one) is absolute, for workers with another cwd."""
-        if self.weights is None or not Path(self.weights).exists() or self._is_preset():
+        from model.loading import RANDOM_PREFIX
+
+        if (
+            self.weights is None
+            or self.weights.startswith(RANDOM_PREFIX)
+            or not Path(self.weights).exists()
+        ):
             return self
         return replace(self, weights=str(Path(self.weights).absolute()))
-
-    def _is_preset(self) -> bool:
-        import model
-
-        return self.weights in model.list_presets()
 
     def load(self) -> Any:
         """The network, in eval mode. Raises decomposer.errors.ModelLoadError."""
@@ -80,6 +82,16 @@ class RunOptions:
         from decomposer.ordering import ORDERINGS
 
         return ORDERINGS[self.decompose.ordering].needs_index(None)
+
+    def models_fingerprint(self) -> str:
+        """Identifies the trained models the results depend on (part of the resume key): the
+        network's weights when the ordering runs it, and the ordering's own model (the graph
+        orderer), so retraining either redoes the files."""
+        from decomposer.ordering import ORDERINGS
+
+        ordering = ORDERINGS[self.decompose.ordering]
+        net = self.model.fingerprint() if self.needs_network() else None
+        return json.dumps({"net": net, "ordering": ordering.model_id(None)}, sort_keys=True)
 
     def key_fields(self) -> dict[str, Any]:
         """The options that change what is written (part of the resume key; the weights are

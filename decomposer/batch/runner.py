@@ -101,7 +101,7 @@ def run_batch(
     calls = callbacks or BatchCallbacks()
     report = BatchReport(dry_run=dry_run, journal=str(journal.path))
     started = time.perf_counter()
-    model_id = options.model.fingerprint()
+    model_id = options.models_fingerprint()
     stop = threading.Event()
     in_flight: dict[int, Job] = {}
     state = {"started": False, "interrupt_sent": False, "claim_warned": False}

@@ -182,8 +182,9 @@ def test_layer_names() -> None:
     assert layer_names(0) == []
 
 
-def test_load_model_presets_folders_and_errors(tmp_path: Path) -> None:
-    net = load_model("tiny")
+def test_load_model_random_presets_folders_and_errors(tmp_path: Path) -> None:
+    with pytest.warns(model.RandomWeightsWarning, match="random:tiny: untrained"):
+        net = load_model("random:tiny")
     assert net.config == model.create_model("tiny").config and not net.training
     folder = tmp_path / "weights"
     model.save_pretrained(net, folder)
@@ -191,17 +192,20 @@ def test_load_model_presets_folders_and_errors(tmp_path: Path) -> None:
     assert not loaded.training
     for key, value in net.state_dict().items():
         assert bool((loaded.state_dict()[key] == value).all())
-    with pytest.raises(ModelLoadError, match=r"^no-such-model: not a model folder or a preset"):
+    with pytest.raises(ModelLoadError, match=r"^no-such-model: no such model file or folder"):
         load_model("no-such-model")
+    # a bare preset name never means random weights
+    with pytest.raises(ModelLoadError, match=r"^tiny: no shipped weights.*random:tiny for an untr"):
+        load_model("tiny")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelLoadError, match="cannot load model"):
+    with pytest.raises(ModelLoadError, match="not a model folder"):
         load_model(tmp_path / "empty")
 
 
 def test_default_model_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the embedded default lives at model.default_weights_dir(); point it at a scratch folder
-    monkeypatch.setattr(model, "default_weights_dir", lambda: tmp_path / "default")
-    with pytest.raises(ModelLoadError, match="default model weights are not installed"):
+    monkeypatch.setattr(model.loading, "default_weights_dir", lambda: tmp_path / "default")
+    with pytest.raises(ModelLoadError, match="the default model is not installed"):
         load_model()
     model.save_pretrained(model.create_model("tiny"), tmp_path / "default")
     net = load_model(None)
@@ -209,7 +213,7 @@ def test_default_model_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_predict_and_decompose_with_a_network() -> None:
-    net = load_model("tiny")
+    net = load_model("random:tiny")
     rgba, _ = _bands(size=64)
     rgba[:4, :4, 3] = 0  # transparent corner: predicted over white
     index = predict_index(rgba, model=net)
@@ -263,5 +267,25 @@ def test_predict_index_honours_max_pixels() -> None:
 
     art = np.zeros((40, 50, 3), np.uint8)
     with pytest.raises(ImageTooLargeError, match="50x40 = 2,000 pixels, over the limit of 1,000"):
-        decomposer.predict_index(art, model="tiny", max_pixels=1000)
-    assert decomposer.predict_index(art, model="tiny", max_pixels=2000).shape == (40, 50)
+        decomposer.predict_index(art, model="random:tiny", max_pixels=1000)
+    assert decomposer.predict_index(art, model="random:tiny", max_pixels=2000).shape == (40, 50)
+
+
+def test_a_lazy_model_is_loaded_only_when_an_index_map_is_predicted() -> None:
+    from decomposer import LazyModel
+
+    rgba, _ = _bands(size=48)
+    lazy = LazyModel("random:tiny")
+    dec = decompose(rgba, layers=3, model=lazy, index_map=np.zeros((48, 48), np.float32))
+    assert len(dec.layers) >= 1 and not lazy.loaded  # index map given: no network needed
+    with pytest.warns(model.RandomWeightsWarning):
+        first = predict_index(rgba, model=lazy)
+    assert lazy.loaded and first.shape == (48, 48)
+    net = lazy.get()
+    again = decompose(rgba, layers=3, model=lazy, ordering="median")
+    assert lazy.get() is net  # loaded once, then shared
+    assert np.array_equal(again.index_map, first)
+    broken = LazyModel("tiny")  # a bare preset name: the error comes on first use, every time
+    for _ in range(2):
+        with pytest.raises(ModelLoadError, match="random:tiny"):
+            broken.get()

@@ -1,4 +1,4 @@
-"""The `decompose` CLI on one file: real model preset `tiny`, real writers, real readers."""
+"""The `decompose` CLI on one file: an untrained `random:tiny` network, real writers, real readers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from psd_tools import PSDImage
 
 from decomposer.cli import main
 from decomposer.verify import read_layers, verify_output
+from model import create_model, save_pretrained
 
 COLOURS = [
     (230, 57, 70),
@@ -67,7 +68,7 @@ def test_help_documents_every_option_with_examples() -> None:
 
 def test_single_file_default_output_six_layers(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
-    result = run(art, "--model", "tiny", "--layers", "6")
+    result = run(art, "--model", "random:tiny", "--layers", "6")
     assert result.exit_code == 0, result.output
     out = tmp_path / "art.psd"
     assert f"-> {out}: 6 layers" in result.stderr
@@ -91,7 +92,7 @@ def test_json_verify_depth_out_ora_without_extras(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png", alpha=True)
     out = tmp_path / "result" / "art.ora"
     result = run(
-        art, "-o", out, "--model", "tiny", "-n", "4", "--verify", "--json", "--no-extras",
+        art, "-o", out, "--model", "random:tiny", "-n", "4", "--verify", "--json", "--no-extras",
         "--complete", "harmonic", "--depth-out", tmp_path / "map.npy", "--timings",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -109,7 +110,7 @@ def test_json_verify_depth_out_ora_without_extras(tmp_path: Path) -> None:
 def test_png_stack_and_depth_png_and_output_folder(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
     (tmp_path / "outdir").mkdir()
-    result = run(art, "--format", "png", "-o", tmp_path / "outdir", "--model", "tiny", "--verify",
+    result = run(art, "--format", "png", "-o", tmp_path / "outdir", "--model", "random:tiny", "--verify",
                  "--depth-out", tmp_path / "map.png", "-q")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.output == ""
@@ -135,13 +136,15 @@ def _corrupt_inputs(tmp_path: Path) -> list[tuple[Path, str]]:
 
 def test_bad_inputs_give_one_line_error_exit_2_and_no_output(tmp_path: Path) -> None:
     for path, name in _corrupt_inputs(tmp_path):
-        result = run(path, "--model", "tiny")
+        result = run(path, "--model", "random:tiny")
         assert result.exit_code == 2, result.output
         assert name in result.stderr and "Traceback" not in result.output
         assert len(result.stderr.splitlines()) == 1, result.stderr
         assert not path.with_suffix(".psd").exists()
     big = make_art(tmp_path / "big.png")
-    result = run(big, "--model", "tiny", "--max-pixels", "1000", "-o", tmp_path / "big_out.psd")
+    result = run(
+        big, "--model", "random:tiny", "--max-pixels", "1000", "-o", tmp_path / "big_out.psd"
+    )
     assert result.exit_code == 2 and "big.png" in result.stderr
     assert not (tmp_path / "big_out.psd").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -168,14 +171,14 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> N
 
 def test_layered_psd_input_is_decoded_and_never_overwritten(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
-    assert run(art, "--model", "tiny", "-n", "3").exit_code == 0
+    assert run(art, "--model", "random:tiny", "-n", "3").exit_code == 0
     psd = tmp_path / "art.psd"
     before = psd.read_bytes()
-    clash = run(psd, "--model", "tiny")
+    clash = run(psd, "--model", "random:tiny")
     assert clash.exit_code == 2 and "overwrite the input" in clash.stderr
     assert psd.read_bytes() == before
     again = run(
-        psd, "-o", tmp_path / "again.ora", "--model", "tiny", "-n", "3", "--verify", "--json"
+        psd, "-o", tmp_path / "again.ora", "--model", "random:tiny", "-n", "3", "--verify", "--json"
     )
     assert again.exit_code == 0, again.output
     data = json.loads(again.stdout)
@@ -185,29 +188,49 @@ def test_layered_psd_input_is_decoded_and_never_overwritten(tmp_path: Path) -> N
 def test_unwritable_report_is_a_one_line_error_and_exit_1(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
     (tmp_path / "file").write_text("a file, not a folder")
-    result = run(art, "--model", "tiny", "-n", "2", "--report", tmp_path / "file" / "r.json")
+    result = run(art, "--model", "random:tiny", "-n", "2", "--report", tmp_path / "file" / "r.json")
     assert result.exit_code == 1
     assert "cannot write the report" in result.stderr and "Traceback" not in result.output
     assert (tmp_path / "art.psd").is_file()
+
+
+def test_a_bare_preset_name_is_refused_and_random_weights_warn(tmp_path: Path) -> None:
+    art = make_art(tmp_path / "art.png")
+    refused = run(art, "-o", tmp_path / "a.psd", "--model", "tiny")  # even if graph ignores it
+    assert refused.exit_code == 2
+    line = refused.stderr.strip()
+    assert "\n" not in line and line.startswith("error: tiny: no shipped weights")
+    assert "random:tiny for an untrained network" in line
+    assert not (tmp_path / "a.psd").exists()
+    warned = run(
+        art, "-o", tmp_path / "b.psd", "--model", "random:tiny", "-n", "2", "--ordering", "median"
+    )
+    assert warned.exit_code == 0, warned.output
+    assert "warning: random:tiny: untrained network with random weights" in warned.stderr
+    assert "RandomWeightsWarning" not in warned.stderr  # one plain line, not Python's format
+    assert "--model" in run("--help").output and "random:PRESET" in run("--help").output
 
 
 def test_ordering_option_graph_by_default_median_runs_the_network(tmp_path: Path) -> None:
     art = make_art(tmp_path / "art.png")
     help_text = run("--help").output
     assert "--ordering [graph|median]" in help_text and "learned occlusion orderer" in help_text
-    # the default (graph) never loads the network: a model that does not exist only warns
-    result = run(art, "-o", tmp_path / "g.psd", "--model", tmp_path / "nope", "--json", "-v")
+    # the default (graph) never loads the network: a real model is only noted (with -v)...
+    weights = tmp_path / "w"
+    save_pretrained(create_model("tiny"), weights)
+    result = run(art, "-o", tmp_path / "g.psd", "--model", weights, "--json", "-v")
     assert result.exit_code == 0, result.output
     assert "--model is not used" in result.output
     doc = json.loads(result.output[result.output.index("{") :])
     assert doc["layers"] == 6
-    # the paper's ordering needs it: the same missing model is an error, a real one works
-    result = run(
-        art, "-o", tmp_path / "m.psd", "--model", tmp_path / "nope", "--ordering", "median"
-    )
-    assert result.exit_code == 2 and "nope" in result.output
-    assert not (tmp_path / "m.psd").exists()
-    result = run(art, "-o", tmp_path / "m.psd", "--model", "tiny", "--ordering", "median")
+    # ...but one that does not exist is an error with either ordering, and nothing is written
+    for ordering in ("graph", "median"):
+        result = run(
+            art, "-o", tmp_path / "m.psd", "--model", tmp_path / "nope", "--ordering", ordering
+        )
+        assert result.exit_code == 2 and "nope: no such model" in result.output
+        assert not (tmp_path / "m.psd").exists()
+    result = run(art, "-o", tmp_path / "m.psd", "--model", "random:tiny", "--ordering", "median")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m.psd").is_file()
     result = run(art, "--ordering", "random")

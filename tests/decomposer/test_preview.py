@@ -86,7 +86,7 @@ def test_cli_preview_writes_a_contact_sheet(tmp_path: Path) -> None:
     rgb[10:30, 10:40] = (240, 200, 30)
     Image.fromarray(rgb).save(source)
     sheet = tmp_path / "sheet.png"
-    args = [str(source), "-o", str(tmp_path / "art.psd"), "--model", "tiny", "--layers", "2"]
+    args = [str(source), "-o", str(tmp_path / "art.psd"), "--model", "random:tiny", "--layers", "2"]
     result = CliRunner().invoke(main, [*args, "--preview", str(sheet)])
     assert result.exit_code == 0, result.output
     image = np.asarray(Image.open(sheet).convert("RGB"))

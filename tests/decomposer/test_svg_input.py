@@ -95,18 +95,18 @@ def _run(*args: object):
 
 def test_cli_good_broken_and_text_svg(tmp_path: Path) -> None:
     out = tmp_path / "house.psd"
-    result = _run(HOUSE_SVG, "-o", out, "--layers", "4", "--model", "tiny", "--svg-size", "256",
+    result = _run(HOUSE_SVG, "-o", out, "--layers", "4", "--model", "random:tiny", "--svg-size", "256",
                   "--verify")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert read_layers(out).canvas_size == (256, 192)
     broken = tmp_path / "broken.svg"
     broken.write_text(BROKEN_SVG)
-    result = _run(broken, "-o", tmp_path / "broken.psd", "--model", "tiny")
+    result = _run(broken, "-o", tmp_path / "broken.psd", "--model", "random:tiny")
     assert result.exit_code == 2 and "broken.svg: not a valid SVG" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "broken.psd").exists()
     text = tmp_path / "text.svg"
     text.write_text(TEXT_SVG)
-    result = _run(text, "-o", tmp_path / "text.svg.ora", "--model", "tiny", "--svg-size", "300",
+    result = _run(text, "-o", tmp_path / "text.svg.ora", "--model", "random:tiny", "--svg-size", "300",
                   "--layers", "3")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert read_layers(tmp_path / "text.svg.ora").canvas_size == (300, 100)
@@ -119,7 +119,7 @@ def test_batch_folder_takes_svg_inputs(tmp_path: Path) -> None:
     (folder / "text.svgz").write_bytes(gzip.compress(TEXT_SVG.encode()))
     (folder / "broken.svg").write_text(BROKEN_SVG)
     out = tmp_path / "out"
-    result = _run(folder, "-o", out, "--model", "tiny", "--layers", "3", "--svg-size", "128")
+    result = _run(folder, "-o", out, "--model", "random:tiny", "--layers", "3", "--svg-size", "128")
     assert result.exit_code == 1, result.output  # one file failed, the others are done
     assert read_layers(out / "house.psd").canvas_size == (128, 96)
     assert read_layers(out / "text.psd").canvas_size == (128, 43)

@@ -43,7 +43,7 @@ def house_svg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`decompose examples/house.png -o art.svg --layers 6` (the untrained `tiny` preset)."""
     out = tmp_path_factory.mktemp("svg") / "art.svg"
     result = CliRunner().invoke(
-        main, [str(HOUSE), "-o", str(out), "--layers", "6", "--model", "tiny", "--verify"]
+        main, [str(HOUSE), "-o", str(out), "--layers", "6", "--model", "random:tiny", "--verify"]
     )
     assert result.exit_code == 0, result.output
     assert "verified" in result.output

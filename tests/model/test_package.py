@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import model
 
 
@@ -20,9 +22,21 @@ def test_public_names() -> None:
         "LayerIndexNet",
         "ModelConfig",
         "CheckpointError",
+        "load",
+        "fingerprint",
+        "resolve",
+        "predict_index_map",
+        "OnnxLayerIndexModel",
+        "ModelError",
+        "UnknownModelError",
+        "MissingDependencyError",
+        "RandomWeightsWarning",
     ):
         assert hasattr(model, name), name
-    assert issubclass(model.CheckpointError, ValueError)
+    assert issubclass(model.CheckpointError, model.ModelError)
+    assert issubclass(model.ModelError, ValueError)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        model.nope  # noqa: B018
 
 
 def test_default_weights_dir_is_inside_the_package() -> None:

@@ -28,7 +28,7 @@ from plugin_bridge.config import BridgeConfig
 from plugin_bridge.runner import DecomposeRunner
 from plugin_bridge.server import STATIC_DIR, RunningBridge, background_server
 
-BRIDGE_MODEL = "tiny"
+BRIDGE_MODEL = "random:tiny"
 
 
 def make_illustration(width: int = 64, height: int = 48, seed: int = 0) -> bytes:

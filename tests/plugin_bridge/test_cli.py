@@ -66,7 +66,8 @@ def test_busy_port_is_reported_without_traceback(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = CliRunner().invoke(
-            main, ["--port", str(port), "--token-file", str(tmp_path / "t"), "--model", "tiny"]
+            main,
+            ["--port", str(port), "--token-file", str(tmp_path / "t"), "--model", "random:tiny"],
         )
     assert result.exit_code == 2
     assert f"127.0.0.1:{port}" in result.output and "--port" in result.output
@@ -100,7 +101,7 @@ def test_real_server_process_serves_and_stops_on_interrupt(tmp_path: Path) -> No
             "-m",
             "plugin_bridge.cli",
             "--model",
-            "tiny",
+            "random:tiny",
             "--device",
             "cpu",
             "--port",
@@ -130,7 +131,7 @@ def test_real_server_process_serves_and_stops_on_interrupt(tmp_path: Path) -> No
                     health = json.loads(response.read())
             except OSError:
                 time.sleep(0.2)
-        assert health["model"] == "tiny" and health["limits"]["max_pixels"] == 5000
+        assert health["model"] == "random:tiny" and health["limits"]["max_pixels"] == 5000
         client = BridgeClient(url, token=token_file.read_text().strip())
         assert client.health()["ready"] is True
     finally:
@@ -164,7 +165,7 @@ def test_unknown_model_is_reported_in_one_line(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2
-    assert "no-such-model" in result.output and "tiny" in result.output
+    assert "no-such-model" in result.output and "random:PRESET" in result.output
     assert "Traceback" not in result.output
 
 
@@ -177,7 +178,7 @@ def test_unavailable_device_is_reported_in_one_line(tmp_path: Path) -> None:
         main,
         [
             "--model",
-            "tiny",
+            "random:tiny",
             "--device",
             "cuda",
             "--port",

@@ -27,7 +27,7 @@ def test_unknown_job_after_a_restart_says_the_bridge_restarted(
 
     def config(port: int) -> BridgeConfig:
         return BridgeConfig(
-            port=port, token_file=token_file, model="tiny", device="cpu", work_root=tmp_path
+            port=port, token_file=token_file, model="random:tiny", device="cpu", work_root=tmp_path
         )
 
     with background_server(config(0), token=token, runner=bridge_runner) as first:

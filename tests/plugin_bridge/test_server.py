@@ -79,7 +79,7 @@ def test_health_is_public_and_describes_the_server(bridge: RunningBridge) -> Non
     health = json.loads(body)
     assert health["api"] == {"version": 1, "min": 1, "max": 1}
     assert health["ready"] is True
-    assert health["model"] == "tiny"
+    assert health["model"] == "random:tiny"
     assert health["device"] == "cpu"
     assert health["limits"]["max_pixels"] == bridge.config.max_pixels
     assert "nearest" in health["completion"]

@@ -353,7 +353,7 @@ def test_printed_link_opens_a_connected_page_and_the_token_leaves_no_trace(
             "-m",
             "plugin_bridge.cli",
             "--model",
-            "tiny",
+            "random:tiny",
             "--device",
             "cpu",
             "--port",

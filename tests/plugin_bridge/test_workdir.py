@@ -55,7 +55,7 @@ def killed_bridge_folder(root: Path, token_file: Path, png: bytes) -> Path:
             "-m",
             "plugin_bridge.cli",
             "--model",
-            "tiny",
+            "random:tiny",
             "--device",
             "cpu",
             "--port",

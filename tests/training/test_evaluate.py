@@ -58,8 +58,10 @@ def test_evaluate_report_and_json(rectangles_dataset: Callable[..., Path], tmp_p
     assert doc["summary"]["all"]["constant"]["index"]["order"] == 1.0
     assert doc["images"][1]["metrics"]["area"].keys() == report.summary["all"]["area"].keys()
     assert doc["images"][1]["source"] == "synthetic"
-    label, net = resolve_model("tiny")
-    assert label == "tiny (untrained)" and net.config.preset == "tiny"
+    label, net = resolve_model("random:tiny")
+    assert label == "random:tiny (untrained)" and net.config.preset == "tiny"
+    with pytest.raises(EvaluationError, match="random:tiny for an untrained network"):
+        resolve_model("tiny")  # a bare preset name is no longer an untrained network
 
 
 def _oracle(data: Path) -> Callable[[np.ndarray], np.ndarray]:

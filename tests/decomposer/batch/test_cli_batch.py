@@ -57,7 +57,7 @@ def test_bad_file_among_good_ones_mirrors_tree_and_exits_1(tmp_path: Path) -> No
     ]
     (src / "sub" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n but then garbage")
     (src / "notes.txt").write_text("not an image")
-    result = run(src, "-o", out, "--model", "tiny", "--ordering", "median", "-n", "3",
+    result = run(src, "-o", out, "--model", "random:tiny", "--ordering", "median", "-n", "3",
                  "--workers", "2", "--verify", "-v", "--report", tmp_path / "report.json")  # fmt: skip
     assert result.exit_code == 1, result.output
     expected = [out / "a.psd", out / "sub" / "b.psd", out / "sub" / "deep" / "c.psd"]
@@ -76,18 +76,18 @@ def test_bad_file_among_good_ones_mirrors_tree_and_exits_1(tmp_path: Path) -> No
     assert "\n" not in report["bad.png"]["error"]
     assert all(report[n]["layers"] == 3 and report[n]["seconds"] > 0 for n in ("a.png", "b.png"))
     assert str(src / "sub" / "bad.png") in result.stderr and "Traceback" not in result.output
-    assert result.stderr.count("model tiny loaded in") == 1  # one model for the whole batch
+    assert result.stderr.count("model random:tiny loaded in") == 1  # one model for the whole batch
 
 
 def test_resume_skips_done_files_and_never_trusts_a_half_written_one(tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     for number, name in enumerate(("a", "b", "c")):
         art(src / f"{name}.png", 10 + number)
-    first = run(src, "-o", out, "--model", "tiny", "-n", "3", "-q")
+    first = run(src, "-o", out, "--model", "random:tiny", "-n", "3", "-q")
     assert first.exit_code == 0, first.output
     assert (out / JOURNAL_NAME).is_file()
 
-    again = run(src, "-o", out, "--model", "tiny", "-n", "3", "--json")
+    again = run(src, "-o", out, "--model", "random:tiny", "-n", "3", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["totals"]["skipped"] == 3
 
@@ -98,13 +98,15 @@ def test_resume_skips_done_files_and_never_trusts_a_half_written_one(tmp_path: P
     half.write_bytes(half.read_bytes()[: half.stat().st_size // 2])
     changed_b = half.read_bytes()
     art(src / "c.png", 99)
-    third = run(src, "-o", out, "--model", "tiny", "-n", "3", "--report", tmp_path / "r3.json")
+    third = run(
+        src, "-o", out, "--model", "random:tiny", "-n", "3", "--report", tmp_path / "r3.json"
+    )
     assert third.exit_code == 1, third.output
     assert f"{half}: already exists and changed since this tool wrote it" in third.stderr
     statuses = {n: e["status"] for n, e in report_of(tmp_path / "r3.json").items()}
     assert statuses == {"a.png": "skipped", "b.png": "failed", "c.png": "done"}
     assert half.read_bytes() == changed_b
-    fourth = run(src, "-o", out, "--model", "tiny", "-n", "3", "--overwrite", "--json")
+    fourth = run(src, "-o", out, "--model", "random:tiny", "-n", "3", "--overwrite", "--json")
     assert fourth.exit_code == 0, fourth.output
     assert json.loads(fourth.stdout)["totals"] == {
         "done": 1, "skipped": 2, "failed": 0, "interrupted": 0, "planned": 0
@@ -113,10 +115,10 @@ def test_resume_skips_done_files_and_never_trusts_a_half_written_one(tmp_path: P
 
     # Other options that change the output re-process (our own outputs are replaced); --redo
     # converts everything again.
-    changed = run(src, "-o", out, "--model", "tiny", "-n", "2", "--json")
+    changed = run(src, "-o", out, "--model", "random:tiny", "-n", "2", "--json")
     assert json.loads(changed.stdout)["totals"]["done"] == 3
     assert len(read_layers(out / "a.psd").visible_layers()) == 2
-    forced = run(src, "-o", out, "--model", "tiny", "-n", "2", "--redo", "--json")
+    forced = run(src, "-o", out, "--model", "random:tiny", "-n", "2", "--redo", "--json")
     assert json.loads(forced.stdout)["totals"] == {
         "done": 3, "skipped": 0, "failed": 0, "interrupted": 0, "planned": 0
     }  # fmt: skip
@@ -128,7 +130,7 @@ def test_interrupted_batch_resumes_only_the_remaining_files(tmp_path: Path) -> N
     for number, name in enumerate(names):
         art(src / name, 100 + number, size=(360, 270))
     command = [sys.executable, "-m", "decomposer.cli", str(src), "-o", str(out), "--model",
-               "tiny", "-n", "3", "--report", str(tmp_path / "r1.json")]  # fmt: skip
+               "random:tiny", "-n", "3", "--report", str(tmp_path / "r1.json")]  # fmt: skip
     with open(tmp_path / "log.txt", "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -153,7 +155,9 @@ def test_interrupted_batch_resumes_only_the_remaining_files(tmp_path: Path) -> N
     assert done_first == written
     assert leftovers(out) == []
 
-    second = run(src, "-o", out, "--model", "tiny", "-n", "3", "--report", tmp_path / "r2.json")
+    second = run(
+        src, "-o", out, "--model", "random:tiny", "-n", "3", "--report", tmp_path / "r2.json"
+    )
     assert second.exit_code == 0, second.output
     statuses = {n: e["status"] for n, e in report_of(tmp_path / "r2.json").items()}
     assert sorted(n for n, s in statuses.items() if s == "skipped") == [
@@ -189,7 +193,7 @@ def test_dry_run_globs_explicit_files_and_collisions(tmp_path: Path) -> None:
     assert f"cannot run   {src / 'sub' / 'b.png'} -> {out / 'sub' / 'b.ora'}" in listing.stdout
     assert not out.exists()
 
-    both = run(src / "sub" / "b.png", src / "sub" / "b.jpg", "-o", out, "--model", "tiny",
+    both = run(src / "sub" / "b.png", src / "sub" / "b.jpg", "-o", out, "--model", "random:tiny",
                "-n", "2", "--format", "ora", "--report", tmp_path / "r.json")  # fmt: skip
     assert both.exit_code == 1
     report = report_of(tmp_path / "r.json")
@@ -213,7 +217,7 @@ def test_outputs_next_to_inputs_are_not_rescanned_and_depth_maps_mirror(tmp_path
     art(src / "sub" / "b.png", 6)
     depth = src / "depth"  # inside the input folder: must not be rescanned as input either
     first = run(
-        src, "--format", "png", "--model", "tiny", "-n", "2", "--depth-out", depth, "--json"
+        src, "--format", "png", "--model", "random:tiny", "-n", "2", "--depth-out", depth, "--json"
     )
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["totals"]["done"] == 2
@@ -224,7 +228,7 @@ def test_outputs_next_to_inputs_are_not_rescanned_and_depth_maps_mirror(tmp_path
             assert image.mode == "I;16" and np.asarray(image).max() == 65535
     # The PNG stacks written inside the input folder are not taken as new inputs.
     second = run(
-        src, "--format", "png", "--model", "tiny", "-n", "2", "--depth-out", depth, "--json"
+        src, "--format", "png", "--model", "random:tiny", "-n", "2", "--depth-out", depth, "--json"
     )
     data = json.loads(second.stdout)
     assert second.exit_code == 0 and data["totals"]["skipped"] == 2 and len(data["files"]) == 2
@@ -244,13 +248,18 @@ def test_new_weights_in_a_model_folder_invalidate_earlier_results(tmp_path: Path
     save_pretrained(create_model("tiny"), weights)
     src, out = tmp_path / "in", tmp_path / "out"
     art(src / "a.png", 7)
-    args = (src, "-o", out, "--model", weights, "-n", "2", "--json")
+    args = (src, "-o", out, "--model", weights, "-n", "2", "--json", "--ordering", "median")
     assert json.loads(run(*args).stdout)["totals"]["done"] == 1
     assert json.loads(run(*args).stdout)["totals"]["skipped"] == 1
     save_pretrained(create_model("tiny"), weights)  # retrained weights, same folder
     stamp = (weights / "model.safetensors").stat()
     os.utime(weights / "model.safetensors", ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
     assert json.loads(run(*args).stdout)["totals"]["done"] == 1
+    # the graph ordering does not run the network: new weights leave its results alone
+    graph = (src, "-o", tmp_path / "graph", "--model", weights, "-n", "2", "--json")
+    assert json.loads(run(*graph).stdout)["totals"]["done"] == 1
+    save_pretrained(create_model("tiny"), weights)
+    assert json.loads(run(*graph).stdout)["totals"]["skipped"] == 1
 
 
 def test_help_says_what_overwrite_redo_and_ray_need() -> None:

@@ -18,11 +18,12 @@ def test_every_ticket_comes_back_once_and_interrupt_stops_the_rest(
     tmp_path: Path, art: Callable[..., Path]
 ) -> None:
     how = DecomposeOptions(layers=2, ordering="median")  # the ordering that runs the network
-    options = RunOptions(decompose=how, model=ModelSpec("tiny"))
+    options = RunOptions(decompose=how, model=ModelSpec("random:tiny"))
     executor = create_executor("threads", ExecutorSettings(workers=2))
     assert executor.capacity() == 2
     description = executor.start(options)
-    assert description.startswith("model tiny loaded in") and description.endswith("2 threads")
+    assert description.startswith("model random:tiny loaded in")
+    assert description.endswith("2 threads")
     try:
         for ticket in range(2):
             source = art(tmp_path / f"{ticket}.png", ticket, size=(200, 150))

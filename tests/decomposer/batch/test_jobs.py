@@ -14,7 +14,7 @@ from decomposer.options import DecomposeOptions
 
 def test_options_and_jobs_survive_pickling_and_anchor_relative_paths(tmp_path: Path) -> None:
     options = RunOptions(decompose=DecomposeOptions(layers=4), format="ora",
-                         model=ModelSpec("tiny", "cpu"), verify=True)  # fmt: skip
+                         model=ModelSpec("random:tiny", "cpu"), verify=True)  # fmt: skip
     assert pickle.loads(pickle.dumps(options)) == options
     job = Job(Path("in/a.png"), Path("out/a.ora"), Path("/abs/depth.png"))
     moved = job.absolute(tmp_path)
@@ -34,7 +34,7 @@ def test_model_spec_loads_names_and_makes_paths_absolute(
     spec = ModelSpec("weights")
     assert spec.label == "weights" and ModelSpec().label == "default"
     assert spec.absolute() == ModelSpec(str(tmp_path / "weights"))
-    assert ModelSpec("tiny").absolute() == ModelSpec("tiny")  # a preset, not a path
+    assert ModelSpec("random:tiny").absolute() == ModelSpec("random:tiny")  # a preset, not a path
     assert spec.load().config.preset == "tiny"
     assert spec.fingerprint() == spec.absolute().fingerprint()
     with pytest.raises(ModelLoadError, match="nowhere"):

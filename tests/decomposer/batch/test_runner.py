@@ -17,7 +17,7 @@ from decomposer.batch.runner import BatchCallbacks, run_batch
 from decomposer.options import DecomposeOptions
 from decomposer.processes import host_tag
 
-OPTIONS = RunOptions(decompose=DecomposeOptions(layers=2), model=ModelSpec("tiny"))
+OPTIONS = RunOptions(decompose=DecomposeOptions(layers=2), model=ModelSpec("random:tiny"))
 
 
 class CountingThreads(ThreadExecutor):

@@ -18,7 +18,7 @@ from decomposer.options import DecomposeOptions
 from decomposer.processes import owner_tag
 from decomposer.verify import read_layers
 
-OPTIONS = RunOptions(decompose=DecomposeOptions(layers=3), model=ModelSpec("tiny"))
+OPTIONS = RunOptions(decompose=DecomposeOptions(layers=3), model=ModelSpec("random:tiny"))
 
 
 @pytest.fixture(scope="module")
