@@ -156,7 +156,7 @@ def main(workdir: Path, light_venv: Path | None, torch_venv: Path | None, runs: 
     workdir.mkdir(parents=True, exist_ok=True)
     venvs: dict[str, Path] = {}
     for name, given, extras in (("light", light_venv, ""), ("torch", torch_venv, "torch")):
-        folder = given or workdir / name
+        folder = (given or workdir / name).absolute()  # runs happen in another folder
         if not (folder / "bin" / "decompose").exists():
             if given:
                 raise click.ClickException(f"{folder}: no bin/decompose in this venv")
