@@ -274,12 +274,12 @@ def test_svg_outputs_next_to_inputs_are_not_taken_as_inputs_on_a_rerun(tmp_path:
     src = tmp_path / "in"
     art(src / "a.png", 7)
     art(src / "sub" / "b.png", 8)
-    first = run(src, "--format", "svg", "--model", "tiny", "-n", "2", "--json")
+    first = run(src, "--format", "svg", "--model", "random:tiny", "-n", "2", "--json")
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["totals"]["done"] == 2
     assert (src / "a.svg").is_file() and (src / "sub" / "b.svg").is_file()
     # a.svg and b.svg are SVG, an input format, but the journal knows them as our outputs
-    second = run(src, "--format", "svg", "--model", "tiny", "-n", "2", "--json")
+    second = run(src, "--format", "svg", "--model", "random:tiny", "-n", "2", "--json")
     data = json.loads(second.stdout)
     assert second.exit_code == 0, second.output
     assert data["totals"]["skipped"] == 2 and len(data["files"]) == 2
@@ -290,7 +290,7 @@ def test_svg_outputs_next_to_inputs_are_not_taken_as_inputs_on_a_rerun(tmp_path:
         "<rect width='40' height='30' fill='#2060c0'/><circle cx='20' cy='15' r='9' fill='#e0a020'/>"
         "</svg>"
     )
-    third = run(src, "--format", "psd", "--model", "tiny", "-n", "2", "--json")
+    third = run(src, "--format", "psd", "--model", "random:tiny", "-n", "2", "--json")
     data = json.loads(third.stdout)
     assert third.exit_code == 0, third.output
     assert sorted(Path(f["input"]).name for f in data["files"]) == ["a.png", "b.png", "c.svg"]
