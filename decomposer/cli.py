@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -615,10 +615,12 @@ def _run_many(
 ) -> int:
     """A batch: survey the plan, lock the output folder, convert (resuming via the journal),
     then summary and report. Returns the exit code."""
+    folder = plan.journal_folder()
+    journal = Journal(folder / JOURNAL_NAME)
+    plan = replace(plan, own_outputs=journal.wrote)  # earlier outputs are no inputs
     survey = plan.survey()
     if survey.total == 0:
         raise InvalidOptionError(f"{', '.join(plan.inputs)}: no input images found")
-    folder = plan.journal_folder()
     executor = create_executor(executor_name, settings)
     lock = BatchLock(folder)
     if not writes.dry_run:
@@ -632,8 +634,7 @@ def _run_many(
         if lock.took_over is not None and ui.verbose:
             _warn(ui.errors, f"{lock.path}: took over the lock of a batch that is gone "
                              f"({lock.took_over.describe()})")  # fmt: skip
-        report = _convert(plan, survey, options, ui, executor, Journal(folder / JOURNAL_NAME),
-                          writes)  # fmt: skip
+        report = _convert(plan, survey, options, ui, executor, journal, writes)
     finally:
         lock.release()
     try:

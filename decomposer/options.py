@@ -36,8 +36,9 @@ class DecomposeOptions:
         `decomposer.completion.COMPLETION_MODES` ("regions": shape continuation in each
         region's flat colour).
     continuation: completion "regions": how hidden areas that also border other layers are
-        continued, one of `decomposer.completion.CONTINUATIONS` ("closest": the closest visible
-        pixel decides; "convex": region convex hulls; "mix": hulls of convex regions; "harmonic").
+        continued, one of `decomposer.completion.CONTINUATIONS` ("harmonic", the default: the
+        layer's harmonic indicator decides; "closest": the closest visible pixel decides;
+        "convex": region convex hulls; "mix": hulls of convex regions).
     tau: colour threshold (L2 in [0, 1] RGB) for merging regions adjacent in order, in [0, 2].
     regions: flat-colour segmentation settings.
     max_pixels: inputs with more pixels (width * height) are refused, checked from the header
@@ -48,7 +49,7 @@ class DecomposeOptions:
     layers: int | str = 6
     ordering: str = DEFAULT_ORDERING
     completion: str = "regions"
-    continuation: str = "closest"
+    continuation: str = "harmonic"
     tau: float = DEFAULT_TAU
     regions: RegionConfig = field(default_factory=RegionConfig)
     max_pixels: int = DEFAULT_MAX_PIXELS

@@ -2,9 +2,9 @@
 
 The isolation labeller renders every piece alone, so a dataset built with it keeps each rank's
 full (amodal) mask (`training.amodal`, `DIR/amodal/NAME.npz`). For one image and one completion
-mode the image is decomposed with its own label as the index map (the true order, so that only
-completion is scored), and every layer n is compared with the union T_n of the full masks of
-the pieces it holds (a piece is held by the layer owning most of its visible pixels; the
+mode the image is decomposed with its own label as the index map and ordering "median" (the
+true order, so that only completion is scored), and every layer n is compared with the union
+T_n of the full masks of the pieces it holds (a piece is held by the layer owning most of its visible pixels; the
 background, rank 0, is a full-canvas piece; by default as many layers are asked for as the image
 has pieces, and layers that hold no piece's majority are left out):
 
@@ -32,16 +32,22 @@ import numpy as np
 from decomposer import DecomposeOptions, decompose
 from decomposer.types import Decomposition
 from training.amodal import AmodalMasks
-from training.datasets import DatasetError, load_pair, read_records, sample_amodal
+from training.datasets import (
+    DatasetError,
+    load_pair,
+    read_records,
+    sample_amodal,
+    spread_records,
+)
 
 COLOUR_TOLERANCE = 16
 METRICS = ("amodal_iou", "hidden_iou", "flat_share", "colour_match")
-# (label, completion, continuation): the modes compared by default
+# (label, completion, continuation): the modes compared by default; "regions" is the default
 MODES: tuple[tuple[str, str, str], ...] = (
-    ("regions", "regions", "closest"),
+    ("regions", "regions", "harmonic"),
+    ("regions+closest", "regions", "closest"),
     ("regions+convex", "regions", "convex"),
     ("regions+mix", "regions", "mix"),
-    ("regions+harmonic", "regions", "harmonic"),
     ("nearest", "nearest", "closest"),
     ("harmonic", "harmonic", "closest"),
     ("none", "none", "closest"),
@@ -211,8 +217,9 @@ def evaluate_amodal(
     records = read_records(root, split)
     with_masks = [(r, sample_amodal(root, r.name)) for r in records]
     usable = [(r, masks) for r, masks in with_masks if masks is not None]
-    if limit is not None:
-        usable = usable[: max(0, limit)]
+    if limit is not None:  # evenly spaced by name, as decompose-eval's other tracks
+        keep = {r.name for r in spread_records([r for r, _ in usable], limit)}
+        usable = [(r, masks) for r, masks in usable if r.name in keep]
     if not usable:
         raise DatasetError(
             f"{root}: no images with amodal masks (amodal/NAME.npz) in split {split or 'all'!r}"
@@ -226,7 +233,7 @@ def evaluate_amodal(
         count = layers if layers is not None else int(np.unique(label).size)
         for title, completion, continuation in modes:
             options = DecomposeOptions(
-                layers=count, completion=completion, continuation=continuation
+                layers=count, ordering="median", completion=completion, continuation=continuation
             )
             dec = decompose(rgb, options, index_map=label.astype(np.float32))
             scores[title] = image_scores(dec, rgb, label, masks)

@@ -42,6 +42,17 @@ class Record:
     source: str = ""
 
 
+def spread_records(records: list[Record], limit: int | None) -> list[Record]:
+    """At most `limit` of `records` (None = all), evenly spaced in their order: on records sorted
+    by name (names start with their source) every source keeps its share."""
+    if limit is None or len(records) <= max(limit, 0):
+        return list(records)
+    if limit <= 0:
+        return []
+    pick = np.unique(np.linspace(0, len(records) - 1, limit).round())
+    return [records[int(k)] for k in pick]
+
+
 def read_records(root: Path, split: str | None, max_contact: int | None = None) -> list[Record]:
     """Samples of ``split`` ("train", "val" or None = all), sorted by name.
 

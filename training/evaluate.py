@@ -33,7 +33,7 @@ import numpy as np
 import model as model_pkg
 from model import predict_index_map
 from model.loading import DEFAULT_NAME
-from training.datasets import load_pair, read_records
+from training.datasets import load_pair, read_records, spread_records
 from training.metrics import DEFAULT_PAIRS, DEFAULT_SEED, METRIC_NAMES, all_metrics, mean_metrics
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -228,9 +228,7 @@ def evaluate(
     todo = []
     for root in roots:
         records = read_records(root, split)
-        if limit is not None and len(records) > max(limit, 0):
-            pick = np.unique(np.linspace(0, len(records) - 1, max(limit, 0)).round())
-            records = [records[int(i)] for i in pick]
+        records = spread_records(records, limit)
         todo += [(root, rec) for rec in records]
     if not todo:
         names = ", ".join(str(r) for r in roots)

@@ -31,7 +31,7 @@ import numpy as np
 from decomposer import DecomposeOptions, decompose
 from decomposer.svg_render import render_svg
 from decomposer.writers.svg import INKSCAPE_NS, SVG_NS, svg_document
-from training.datasets import DatasetError, load_pair, read_records
+from training.datasets import DatasetError, load_pair, read_records, spread_records
 from training.metrics import DEFAULT_PAIRS, DEFAULT_SEED, all_metrics
 
 # VTracer's own layered output with the paper's settings (paper §7, official code)
@@ -198,8 +198,7 @@ def evaluate_vector(
     """
     root = Path(data_dir)
     records = read_records(root, split)
-    if limit is not None:
-        records = records[: max(0, limit)]
+    records = spread_records(records, limit)
     if not records:
         raise DatasetError(f"{root}: no images in split {split or 'all'!r}")
     options = DecomposeOptions(layers=layers)

@@ -184,6 +184,11 @@ class Journal:
     def __len__(self) -> int:
         return len(self._records)
 
+    def wrote(self, path: Path) -> bool:
+        """True when `path` is an output this journal records (claimed or done): one of this
+        tool's own outputs, never to be taken as an input (`Plan.own_outputs`)."""
+        return _path_key(path.resolve()) in self._records
+
     def decide(
         self,
         job: Job,

@@ -7,8 +7,10 @@
   input are found while planning: the first input in plan order keeps the output, the others get
   a `conflict` message that names both files. `Plan.survey()` walks the plan once without
   running anything, so a caller can report every collision and the total up front.
-- Hidden entries, our own temp files, our own PNG stacks and the output folders themselves (when
-  they lie inside an input folder) are never taken as inputs.
+- Hidden entries, our own temp files, our own PNG stacks, the output folders themselves (when
+  they lie inside an input folder) and, in folders and glob matches, the files the journal
+  records as this tool's outputs (`Plan.own_outputs`: an `a.svg` written next to `a.png` on an
+  earlier run) are never taken as inputs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,13 +118,16 @@ class Survey:
 @dataclass(frozen=True)
 class Plan:
     """Inputs -> jobs. inputs: files, folders or glob patterns, as given. output_dir: the folder
-    the tree is mirrored into (None: next to each input). format: "psd" | "ora" | "png".
-    depth_dir: where index maps go (16-bit PNGs, tree mirrored), or None."""
+    the tree is mirrored into (None: next to each input). format: an output format's name
+    (`decomposer.writers`). depth_dir: where index maps go (16-bit PNGs, tree mirrored), or
+    None. own_outputs: whether a file is one of this tool's outputs (`Journal.wrote`); such files
+    found in folders or by patterns are not inputs (a file named as an argument still is)."""
 
     inputs: tuple[str, ...]
     output_dir: Path | None
     format: str
     depth_dir: Path | None = None
+    own_outputs: Callable[[Path], bool] | None = None
 
     def check(self) -> None:
         """Raise InvalidOptionError for an argument that is missing or matches nothing."""
@@ -155,17 +160,22 @@ class Plan:
     def _groups(self) -> Iterator[list[tuple[Path, Path]]]:
         """(file, path relative to its argument's root), one list per directory or argument."""
         exclude = [f.resolve() for f in (self.output_dir, self.depth_dir) if f is not None]
+        ours = self.own_outputs or (lambda file: False)
         for argument in self.inputs:
             path = Path(argument)
             if path.is_dir():
                 for files in scan_folder(path, exclude):
-                    yield [(f, f.relative_to(path)) for f in files]
+                    pairs = [(f, f.relative_to(path)) for f in files if not ours(f)]
+                    if pairs:
+                        yield pairs
             elif path.is_file():
                 yield [(path, Path(path.name))]
             elif has_glob(argument):
                 root = _glob_root(argument)
                 pairs = []
                 for file in _globbed(argument):
+                    if ours(file):
+                        continue
                     try:
                         pairs.append((file, file.relative_to(root)))
                     except ValueError:

@@ -217,7 +217,11 @@ def test_every_region_extension_keeps_the_invariants(extension: str) -> None:
     regions = _region_map(owner, rgba)
     for cells in (1_000_000, 300):  # full resolution and a coarse grid
         config = CompletionConfig(
-            mode="regions", continuation=extension, max_work_pixels=cells, max_harmonic_cells=cells
+            mode="regions",
+            continuation=extension,
+            max_work_pixels=cells,
+            max_harmonic_cells=cells,
+            max_indicator_cells=cells,
         )
         layers = build_layers(owner, rgba, 3, config, regions)
         _check_invariants(layers, owner, rgba)
@@ -257,7 +261,7 @@ def test_regions_on_bundled_validation_images_invents_only_own_region_colours() 
         rgb = np.asarray(Image.open(VALIDATION / "rgb" / f"{name}.png").convert("RGB"))
         label = np.asarray(Image.open(VALIDATION / "label" / f"{name}.png")).astype(np.float32)
         dec = decompose(rgb, layers=4, index_map=label)
-        assert dec.info["completion"] == "regions"
+        assert dec.info["completion"] == "regions" and dec.info["continuation"] == "harmonic"
         assert (dec.composite()[..., :3] == rgb).all(), name
         pixels = [
             LayerPixels(layer.rgba, layer.offset, 0, round(layer.invented_fraction * 1e9))
@@ -272,6 +276,39 @@ def test_regions_on_bundled_validation_images_invents_only_own_region_colours() 
             pixels[n] = LayerPixels(layer.rgba, layer.offset, int(own.sum()), invented)
         _assert_flat_colours(pixels, dec.regions)
         assert sum(p.invented > 0 for p in pixels) >= 1, name
+
+
+def test_harmonic_continuation_is_the_default_and_smooth_on_a_coarse_grid() -> None:
+    """A large red disc (layer 1) under a green bar (layer 2) on white: the harmonic indicator
+    solved on 8 x 8 blocks and read back bilinearly draws nearly the boundary of the full
+    resolution solve, not a staircase of blocks, and only in the disc's own flat colour."""
+    size = 256
+    yy, xx = np.mgrid[0:size, 0:size]
+    rgba = np.zeros((size, size, 4), np.uint8)
+    rgba[...] = (*WHITE, 255)
+    owner = np.zeros((size, size), int)
+    disc = np.hypot(yy - 128, xx - 100) < 80
+    rgba[disc] = (*RED, 255)
+    owner[disc] = 1
+    bar = (yy >= 100) & (yy < 160) & (xx >= 120) & (xx < 250)
+    rgba[bar] = (*GREEN, 255)
+    owner[bar] = 2
+    regions = _region_map(owner, rgba)
+    assert CompletionConfig().continuation == "harmonic"
+    masks = {}
+    for cells in (1_000_000, size * size // 64):
+        config = CompletionConfig(max_indicator_cells=cells)
+        layers = build_layers(owner, rgba, 3, config, regions)
+        _check_invariants(layers, owner, rgba)
+        _assert_flat_colours(layers, regions)
+        red = _full(layers[1], owner.shape)
+        masks[cells] = (red[..., 3] > 0) & bar
+        assert masks[cells].any() and (red[masks[cells]][:, :3] == RED).all()
+    fine, coarse = masks.values()
+    assert np.count_nonzero(fine ^ coarse) < 0.03 * np.count_nonzero(fine | coarse)
+    # the boundary of the coarse solve does not run along block edges only
+    rows = coarse[100:160].sum(axis=1)
+    assert len(set((rows % 8).tolist())) > 2
 
 
 @pytest.mark.parametrize("mode", ["regions", "nearest"])

@@ -268,3 +268,30 @@ def test_help_says_what_overwrite_redo_and_ray_need() -> None:
     assert "storage that every node of the cluster sees at the same path" in text
     assert "Existing files are never replaced unless you pass --overwrite" in text
     assert "--redo Batch: convert files again even if the journal says they are done" in text
+
+
+def test_svg_outputs_next_to_inputs_are_not_taken_as_inputs_on_a_rerun(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    art(src / "a.png", 7)
+    art(src / "sub" / "b.png", 8)
+    first = run(src, "--format", "svg", "--model", "random:tiny", "-n", "2", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["totals"]["done"] == 2
+    assert (src / "a.svg").is_file() and (src / "sub" / "b.svg").is_file()
+    # a.svg and b.svg are SVG, an input format, but the journal knows them as our outputs
+    second = run(src, "--format", "svg", "--model", "random:tiny", "-n", "2", "--json")
+    data = json.loads(second.stdout)
+    assert second.exit_code == 0, second.output
+    assert data["totals"]["skipped"] == 2 and len(data["files"]) == 2
+    assert sorted(Path(f["input"]).name for f in data["files"]) == ["a.png", "b.png"]
+    # a user's own SVG in the folder still is an input
+    (src / "c.svg").write_text(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='40' height='30'>"
+        "<rect width='40' height='30' fill='#2060c0'/><circle cx='20' cy='15' r='9' fill='#e0a020'/>"
+        "</svg>"
+    )
+    third = run(src, "--format", "psd", "--model", "random:tiny", "-n", "2", "--json")
+    data = json.loads(third.stdout)
+    assert third.exit_code == 0, third.output
+    assert sorted(Path(f["input"]).name for f in data["files"]) == ["a.png", "b.png", "c.svg"]
+    assert data["totals"]["done"] == 3 and (src / "c.psd").is_file()

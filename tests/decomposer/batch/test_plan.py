@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from decomposer.batch.jobs import Job
+from decomposer.batch.journal import JOURNAL_NAME, Journal
 from decomposer.batch.plan import Plan
 from decomposer.errors import InvalidOptionError
 
@@ -97,3 +99,34 @@ def test_check_names_missing_arguments_and_empty_patterns(tmp_path: Path) -> Non
         Plan((str(tmp_path / "nope"),), None, "psd").check()
     with pytest.raises(InvalidOptionError, match="matches no image files"):
         Plan((f"{tmp_path}/*.png",), None, "psd").check()
+
+
+def test_files_the_journal_records_as_outputs_are_not_inputs(
+    tmp_path: Path, art: Callable[..., Path]
+) -> None:
+    art(tmp_path / "a.png", 1)
+    art(tmp_path / "sub" / "b.png", 2)
+    ours = {tmp_path / "a.svg", tmp_path / "sub" / "b.svg"}  # an earlier run's outputs
+    for path in ours:
+        path.write_text("<svg xmlns='http://www.w3.org/2000/svg' width='4' height='4'/>")
+    (tmp_path / "c.svg").write_text(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='4' height='4'/>"
+    )
+    journal = Journal(tmp_path / JOURNAL_NAME)
+    for output in ours:
+        journal.claim(Job(output.with_suffix(".png"), output))
+
+    def sources(*arguments: str) -> list[str]:
+        plan = Plan(arguments, None, "svg", own_outputs=journal.wrote)
+        return [str(p.job.source.relative_to(tmp_path)) for p in plan if p.conflict is None]
+
+    assert Journal(tmp_path / JOURNAL_NAME).wrote(tmp_path / "sub" / ".." / "a.svg")
+    assert sources(str(tmp_path)) == ["a.png", "sub/b.png"]  # the user's c.svg conflicts
+    assert sources(f"{tmp_path}/**/*.svg") == []
+    assert [p.job.source.name for p in Plan((f"{tmp_path}/**/*.svg",), None, "psd")] == [
+        "a.svg", "c.svg", "b.svg"
+    ]  # fmt: skip
+    assert len(sources(f"{tmp_path}/**/*")) == 2
+    # a file named as an argument is an input even when it is one of ours
+    named = Plan((str(tmp_path / "a.svg"),), tmp_path / "out", "psd", own_outputs=journal.wrote)
+    assert [p.job.source.name for p in named] == ["a.svg"]
