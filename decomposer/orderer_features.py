@@ -17,7 +17,11 @@ runs in the pipeline, so a model and its features never drift apart (`FEATURE_VE
   as a rank among the regions in [0, 1] and as a median/MAD z-score, and the pair's difference.
 
 Every feature is a float32; scale-free (fractions, logs of ratios, ranks) so that images of any
-size share one model.
+size share one model. Counts (areas, boundaries, boxes, surround) are exact at full resolution;
+the pixel-scale measurements (thickness, convex-hull cover and solidity, the disk shares) are
+taken on the working map (`decomposer.region_graph.working_labels`: long side <= 512 px, the
+training images' size), so their cost is bounded and their disks cover the same share of the
+drawing at any input size; up to 512 px the working map is the label map itself.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage as ndi
 
-from decomposer.region_graph import RegionGraph, build_region_graph
+from decomposer.region_graph import RegionGraph, build_region_graph, working_labels
 from decomposer.regions import Regions, rgb_to_lab
 
 FEATURE_VERSION = 3
@@ -144,7 +149,8 @@ def orderer_inputs(
     if graph is None:
         graph = build_region_graph(labels, regions.count)
     pairs, shared, related = ordered_pairs(graph)
-    hull = _hull_cover(labels, graph, pairs)
+    work, _ = working_labels(labels)
+    hull = _hull_cover(work, graph.count, pairs)
     unary = _unary(graph, regions, hull.solidity)
     unary_names = UNARY_FEATURES
     net_unary = None
@@ -152,9 +158,10 @@ def orderer_inputs(
         net_unary = _net_unary(net_index, labels, regions.count)
         unary = np.concatenate([unary, net_unary], axis=1)
         unary_names = unary_names + NET_UNARY
-    disk_lo, disk_hi = _disk_shares(labels, pairs, _disk_offsets(DISK_RADIUS), MAX_DISK_EDGES)
+    count = graph.count
+    disk_lo, disk_hi = _disk_shares(work, count, pairs, _disk_offsets(DISK_RADIUS), MAX_DISK_EDGES)
     wide_lo, wide_hi = _disk_shares(
-        labels, pairs, _disk_offsets(WIDE_DISK_RADIUS, 3), MAX_WIDE_DISK_EDGES
+        work, count, pairs, _disk_offsets(WIDE_DISK_RADIUS, 3), MAX_WIDE_DISK_EDGES
     )
     lo_side = (disk_lo, wide_lo, hull.lo_covers_hi)
     hi_side = (disk_hi, wide_hi, hull.hi_covers_lo)
@@ -367,15 +374,15 @@ def _disk_offsets(radius: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 def _disk_shares(
     labels: np.ndarray,
+    count: int,
     pairs: np.ndarray,
     offsets: tuple[np.ndarray, np.ndarray],
     max_edges: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per pair (lo, hi): the mean share of a disk (`offsets`) around their shared boundary
     owned by lo and by hi, over at most `max_edges` boundary pixel edges (strided); (NaN, NaN)
-    for pairs that do not touch."""
+    for pairs that do not touch (on this label map: ids in [0, count), -1 = transparent)."""
     h, w = labels.shape
-    count = int(labels.max()) + 1 if labels.size else 0
     n_pairs = len(pairs)
     out_lo = np.full(n_pairs, np.nan)
     out_hi = np.full(n_pairs, np.nan)
@@ -444,16 +451,22 @@ class _HullCover:
     hi_covers_lo: np.ndarray
 
 
-def _hull_cover(labels: np.ndarray, graph: RegionGraph, pairs: np.ndarray) -> _HullCover:
-    """Convex hulls of the regions (of their boundary pixel centres) rasterised in their boxes."""
+def _hull_cover(labels: np.ndarray, r: int, pairs: np.ndarray) -> _HullCover:
+    """Convex hulls of the regions (of their boundary pixel centres) rasterised in their boxes,
+    on `labels` (ids in [0, r), -1 = transparent; the working map, `working_labels`). Regions
+    missing from it get solidity 1 and cover 0."""
     from scipy.spatial import ConvexHull, QhullError
 
-    r = graph.count
     solidity = np.ones(r)
     lo_hi = np.zeros(len(pairs))
     hi_lo = np.zeros(len(pairs))
     if r == 0:
         return _HullCover(solidity, lo_hi, hi_lo)
+    region_areas = np.bincount(labels.ravel() + 1, minlength=r + 1)[1 : r + 1]
+    bbox = np.zeros((r, 4), np.int64)
+    for region, box in enumerate(ndi.find_objects(labels + 1, max_label=r)):
+        if box is not None:
+            bbox[region] = (box[0].start, box[1].start, box[0].stop, box[1].stop)
     edge = np.zeros(labels.shape, bool)
     edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
     edge[:, 1:] |= labels[:, :-1] != labels[:, 1:]
@@ -471,12 +484,12 @@ def _hull_cover(labels: np.ndarray, graph: RegionGraph, pairs: np.ndarray) -> _H
     for k, (lo, hi) in enumerate(pairs.tolist()):
         by_region[lo].append((k, hi, 0))
         by_region[hi].append((k, lo, 1))
-    areas = np.maximum(graph.areas.astype(np.float64), 1.0)
+    areas = np.maximum(region_areas.astype(np.float64), 1.0)
     for region in range(r):
         py, px = ys[starts[region] : starts[region + 1]], xs[starts[region] : starts[region + 1]]
-        if py.size < 3 or not by_region[region] and graph.areas[region] < 16:
+        if py.size < 3 or not by_region[region] and region_areas[region] < 16:
             continue
-        y0, x0, y1, x1 = graph.bbox[region]
+        y0, x0, y1, x1 = bbox[region]
         pts = np.stack([py - y0, px - x0], axis=1).astype(np.float64)
         try:
             hull = ConvexHull(pts)
@@ -486,7 +499,7 @@ def _hull_cover(labels: np.ndarray, graph: RegionGraph, pairs: np.ndarray) -> _H
         inside = convex_polygon_mask(vy, vx, int(y1 - y0), int(x1 - x0))
         inside[py - y0, px - x0] = True
         crop = labels[y0:y1, x0:x1]
-        solidity[region] = min(1.0, graph.areas[region] / max(int(inside.sum()), 1))
+        solidity[region] = min(1.0, region_areas[region] / max(int(inside.sum()), 1))
         if by_region[region]:
             counts = np.bincount(crop[inside & (crop >= 0)], minlength=r)
             for k, other, side in by_region[region]:

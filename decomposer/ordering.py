@@ -179,3 +179,33 @@ class GroupedMedians:
 def grouped_median(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
     """Median of `values` per group: float64 (count,), NaN for empty groups (see GroupedMedians)."""
     return GroupedMedians(values, groups, count).medians()
+
+
+def weighted_union_medians(
+    scores: np.ndarray, areas: np.ndarray, union_of: np.ndarray, n_unions: int
+) -> np.ndarray:
+    """float64 (n_unions,): the pixel median over the regions r with union_of[r] == u when every
+    pixel of region r holds scores[r] (region areas in pixels), exactly: the mean of the lower
+    and upper median, as `GroupedMedians.union_medians` gives on the broadcast map (without its
+    quantisation). NaN for unions without pixels.
+
+    scores: float (R,); areas: int (R,) >= 0; union_of: int (R,) in [0, n_unions).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    areas = np.asarray(areas, dtype=np.int64)
+    union_of = np.asarray(union_of, dtype=np.int64)
+    out = np.full(n_unions, np.nan)
+    keep = areas > 0
+    if not keep.any():
+        return out
+    s, a, u = scores[keep], areas[keep], union_of[keep]
+    order = np.lexsort((s, u))  # by union, then score
+    s, a, u = s[order], a[order], u[order]
+    cum = np.cumsum(a)
+    sizes = np.bincount(u, weights=a, minlength=n_unions).astype(np.int64)
+    before = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # pixels of the earlier unions
+    filled = np.flatnonzero(sizes > 0)
+    lo = np.searchsorted(cum, before[filled] + (sizes[filled] - 1) // 2, side="right")
+    hi = np.searchsorted(cum, before[filled] + sizes[filled] // 2, side="right")
+    out[filled] = 0.5 * (s[lo] + s[hi])
+    return out

@@ -19,7 +19,7 @@ from decomposer.errors import Cancelled, InvalidOptionError, ModelLoadError
 from decomposer.grouping import AUTO_CRITERION, group_regions
 from decomposer.image_io import DEFAULT_MAX_PIXELS, LoadedImage, flatten_alpha, load_image
 from decomposer.options import DecomposeOptions, resolve_options
-from decomposer.ordering import ORDERINGS, GroupedMedians
+from decomposer.ordering import ORDERINGS, GroupedMedians, weighted_union_medians
 from decomposer.regions import segment_regions
 from decomposer.types import Decomposition, Layer, RegionMap
 
@@ -234,9 +234,12 @@ def decompose_pixels(
         medians = np.asarray(ordering.scores(found, index_map, orderer), dtype=np.float64)
     except ValueError as exc:
         raise InvalidOptionError(str(exc)) from exc
-    if ordering.own_index or index_map is None:
+    # the index map is the region scores on their pixels: layer indices come from the scores
+    # and areas alone (exact); the network's map needs its pixel histograms
+    own_index = ordering.own_index or index_map is None
+    if own_index:
         index_map = _broadcast_scores(medians, found.labels)
-    index_stats = GroupedMedians(index_map, found.labels, found.count)
+    index_stats = None if own_index else GroupedMedians(index_map, found.labels, found.count)
     timings["order"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -267,7 +270,12 @@ def decompose_pixels(
         CompletionConfig(mode=completion, continuation=opts.continuation),
         region_map,
     )
-    layer_index = index_stats.union_medians(grouping.layer_of_region, n_layers)
+    if index_stats is None:
+        layer_index = weighted_union_medians(
+            medians, found.areas, grouping.layer_of_region, n_layers
+        )
+    else:
+        layer_index = index_stats.union_medians(grouping.layer_of_region, n_layers)
     del index_stats
     names = layer_names(n_layers)
     out_layers = [

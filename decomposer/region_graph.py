@@ -16,7 +16,10 @@ regions' layout that the orderer's features need (`decomposer.orderer_features`)
 * Per region: area, bounding box, centroid, thickness (largest distance from a pixel to the
   region's boundary) and filled area (area with its holes filled).
 
-All pixel work is vectorised; the loops run over regions and graph edges only.
+All pixel work is vectorised; the loops run over regions and graph edges only. Counts (areas,
+boundaries, boxes, the surround tree) are exact at full resolution; the one distance transform
+(thickness) runs on the working map (`working_labels`: the labels sampled every `factor` pixels
+so that the long side is at most `WORK_SIDE`), which is the label map itself up to 512 px.
 """
 
 from __future__ import annotations
@@ -25,6 +28,21 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
+
+WORK_SIDE = 512  # px, long side of the working map of the pixel-scale features
+
+
+def working_labels(labels: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, int]:
+    """(work, factor): `labels` (H, W) sampled at the centre of every factor x factor block,
+    factor = ceil(max(H, W) / side) >= 1 (work is `labels` itself when factor == 1).
+
+    Regions thinner than `factor` pixels may be missing from `work`; callers give them defaults.
+    """
+    factor = max(1, -(-max(labels.shape, default=0) // max(int(side), 1)))
+    if factor == 1:
+        return labels, 1
+    half = factor // 2
+    return np.ascontiguousarray(labels[half::factor, half::factor]), factor
 
 
 @dataclass(frozen=True)
@@ -36,7 +54,9 @@ class RegionGraph:
         transparency or the image border). border: int64 (R,) pixel edges on the image border.
     bbox: int64 (R, 4) (y0, x0, y1, x1), end exclusive, pixels. centroid: float64 (R, 2) (y, x).
     thickness: float64 (R,) largest Euclidean distance (px) from a pixel of the region to the
-        nearest pixel of another label (the image border does not count as a boundary), >= 1.
+        nearest pixel of another label (the image border does not count as a boundary), >= 1;
+        measured on the working map (`working_labels`) and scaled back to full-resolution pixels
+        (regions missing from the working map: 1).
     edges: int64 (E, 2) 4-adjacent region pairs, a < b, sorted. shared: int64 (E,) shared
         boundary length in pixel edges (> 0).
     parent: int64 (R,) innermost region whose hole holds the region, -1 if none.
@@ -118,7 +138,11 @@ def build_region_graph(labels: np.ndarray, count: int | None = None) -> RegionGr
     shared = shared.astype(np.int64)
 
     bbox, centroid = _boxes_and_centroids(labels, count)
-    thickness = _thickness(labels, count)
+    work, factor = working_labels(labels)
+    thickness = _thickness(work, count) * factor if factor > 1 else _thickness(labels, count)
+    if factor > 1:
+        present = np.bincount(work.ravel() + 1, minlength=count + 1)[1:] > 0
+        thickness[~present] = 1.0
     parent, depth, filled = _surround_tree(labels, count, edges, areas, border)
     return RegionGraph(
         shape=(h, w),
@@ -169,9 +193,9 @@ def _thickness(labels: np.ndarray, count: int) -> np.ndarray:
     if inner.all():
         return np.full(count, float(max(labels.shape)))
     dist = ndi.distance_transform_edt(inner)
-    ids = np.arange(1, count + 1)
-    thick = np.asarray(ndi.maximum(dist, labels + 1, ids), dtype=np.float64)
-    return np.maximum(thick, 0.0) + 1.0
+    thick = np.zeros(count + 1)  # slot 0: transparency (label -1)
+    np.maximum.at(thick, labels[inner] + 1, dist[inner])  # boundary pixels have distance 0
+    return thick[1:] + 1.0
 
 
 def _surround_tree(

@@ -161,3 +161,23 @@ def test_a_broken_orderer_folder_is_a_one_line_error(tmp_path) -> None:
     (tmp_path / "unary.txt").write_text("not a model")
     with pytest.raises(ModelLoadError, match="pair.txt"):
         Orderer.load(tmp_path)
+
+
+def test_weighted_union_medians_match_the_pixel_medians_of_the_broadcast_map() -> None:
+    from decomposer.ordering import GroupedMedians, weighted_union_medians
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(-1, 12, size=(40, 50))
+    scores = rng.normal(size=12)
+    scores[3] = scores[4]  # ties
+    areas = np.bincount(labels.ravel() + 1, minlength=13)[1:]
+    union_of = rng.integers(0, 4, size=12)
+    union_of[union_of == 2] = 1  # union 2 is empty: NaN
+    table = np.append(scores, 0.0)
+    pixels = GroupedMedians(table[labels], labels, 12).union_medians(union_of, 4)
+    exact = weighted_union_medians(scores, areas, union_of, 4)
+    assert np.isnan(exact[2]) and np.isnan(pixels[2])
+    span = scores.max() - scores.min()
+    assert np.allclose(exact[[0, 1, 3]], pixels[[0, 1, 3]], atol=2 * span / 65535)
+    # one region per union: its own score
+    assert np.array_equal(weighted_union_medians(scores, areas, np.arange(12), 12), scores)

@@ -105,3 +105,25 @@ def test_empty_and_single_region() -> None:
     assert g.count == 0 and g.surround_pairs().shape == (0, 2)
     with pytest.raises(ValueError, match="2-D"):
         build_region_graph(np.zeros((2, 2, 2)))
+
+
+def test_working_map_bounds_the_thickness_transform() -> None:
+    from decomposer.region_graph import WORK_SIDE, working_labels
+
+    small = _target()
+    work, factor = working_labels(small)
+    assert factor == 1 and work is small  # up to WORK_SIDE px the map itself
+    # the same drawing at 3x the working side: thickness is measured on a map of <= WORK_SIDE px
+    # and scaled back, within one working pixel of the exact value
+    scale = -(-3 * WORK_SIDE // 40)
+    big = np.kron(small, np.ones((scale, scale), np.int64))
+    work, factor = working_labels(big)
+    assert max(work.shape) <= WORK_SIDE and factor == -(-max(big.shape) // WORK_SIDE)
+    g = build_region_graph(big)
+    exact = ndi.distance_transform_edt(big == 2).max()
+    assert abs(g.thickness[2] - exact) <= 2 * factor
+    assert g.areas.tolist() == (np.bincount(small.ravel()) * scale * scale).tolist()  # exact
+    # a region thinner than the sampling step is missing from the working map: thickness 1
+    thin = np.zeros((4 * WORK_SIDE, 8), np.int64)
+    thin[:, 4] = 1
+    assert build_region_graph(thin).thickness[1] == 1.0
