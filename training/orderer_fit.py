@@ -42,7 +42,7 @@ from decomposer.regions import RegionConfig, segment_regions
 from training.datasets import DatasetError, load_pair, read_records
 
 SOLVER_GRID: dict[str, tuple[Any, ...]] = {
-    "clip": (0.5, 1.0, 2.0),
+    "clip": (0.25, 0.5, 1.0, 2.0),
     "lam": (0.1, 0.3),
     "scale": (8.0,),
     "weight": ("unit",),
@@ -68,9 +68,9 @@ class FitConfig:
     pair_trees: int = 600
     unary_trees: int = 400
     patience: int = 50
-    leaves: int = 31
+    leaves: int = 127
     learning_rate: float = 0.1
-    min_child: int = 20
+    min_child: int = 40
     pair_weight: str = "unit"
     layers: int = 16
     tau: float = DEFAULT_TAU
