@@ -31,6 +31,7 @@ from skimage.measure import label as label_components
 _N_COLOURS = 1 << 24
 _STRIP_HALF_WIDTH = 1  # strips are at most 2 * this px thick
 _SPECK_CLOSE_DELTA_E = 12.0  # a speck pixel this close (ΔE76) to an adjacent region joins it first
+_SPECK_MAX_WAIT = 4  # steps a speck pixel with no close neighbour waits for a close region
 
 
 @dataclass(frozen=True)
@@ -218,20 +219,30 @@ def _dissolve_specks(
         return labels, region_rgb
     region_lab = rgb_to_lab(region_rgb)
     rgb = rgba[..., :3].reshape(-1, 3)
-    todo_lab = rgb_to_lab(rgb[todo])
+    todo_lab = rgb_to_lab(rgb[todo])  # rows follow `todo` (sorted flat indices)
+    waiting = np.zeros(h * w, bool)
+    waiting[todo] = True
+    waited = np.zeros(h * w, np.int16)  # steps a front pixel has waited for a close region
+    # only the front (speck pixels with a labelled 4-neighbour) can join a region in a step, so
+    # each step looks at the front alone: the pixels next to the last step's joins, and the
+    # front pixels that waited
+    front = todo[_labelled_neighbour(flat, todo, h, w)]
     for _ in range(config.max_speck_steps):
-        best = np.full(todo.size, -1, np.int32)
-        best_d = np.full(todo.size, np.inf)
-        ys, xs = np.divmod(todo, w)
+        if front.size == 0:
+            break
+        best = np.full(front.size, -1, np.int32)
+        best_d = np.full(front.size, np.inf)
+        front_lab = todo_lab[np.searchsorted(todo, front)]
+        ys, xs = np.divmod(front, w)
         for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
             ok = (ys + dy >= 0) & (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w)
-            cand = np.full(todo.size, -1, np.int32)
-            cand[ok] = flat[todo[ok] + dy * w + dx]
+            cand = np.full(front.size, -1, np.int32)
+            cand[ok] = flat[front[ok] + dy * w + dx]
             ok = cand >= 0
             if not ok.any():
                 continue
-            d = np.full(todo.size, np.inf)
-            d[ok] = ((region_lab[cand[ok]] - todo_lab[ok]) ** 2).sum(axis=1)
+            d = np.full(front.size, np.inf)
+            d[ok] = ((region_lab[cand[ok]] - front_lab[ok]) ** 2).sum(axis=1)
             better = d < best_d
             best[better] = cand[better]
             best_d[better] = d[better]
@@ -243,11 +254,23 @@ def _dissolve_specks(
         # the neighbour that happens to touch it first), unless nobody is close (blends)
         close = done & (best_d <= _SPECK_CLOSE_DELTA_E**2)
         if close.any():
-            done = close
-        flat[todo[done]] = best[done]
-        todo, todo_lab = todo[~done], todo_lab[~done]
-        if todo.size == 0:
-            return labels, region_rgb
+            # ... for at most _SPECK_MAX_WAIT steps (a closer front arrives within a few px;
+            # waiting for every close pixel of the image made hundreds of steps)
+            done = close | (done & (waited[front] >= _SPECK_MAX_WAIT))
+            waited[front[~done]] += 1
+        joined = front[done]
+        flat[joined] = best[done]
+        waiting[joined] = False
+        jy, jx = np.divmod(joined, w)
+        grown = [front[~done]]
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            ok = (jy + dy >= 0) & (jy + dy < h) & (jx + dx >= 0) & (jx + dx < w)
+            nb = joined[ok] + dy * w + dx
+            grown.append(nb[waiting[nb]])
+        front = np.unique(np.concatenate(grown))
+    todo = np.flatnonzero(waiting)
+    if todo.size == 0:
+        return labels, region_rgb
     # Speck pixels with no large region around them (islands in transparency): own regions.
     rest = np.zeros(h * w, bool)
     rest[todo] = True
@@ -259,6 +282,16 @@ def _dissolve_specks(
     for c in range(3):
         island_rgb[:, c] = np.bincount(island_of, rgb[todo, c], minlength=n_islands) / sizes
     return labels, np.concatenate([region_rgb, island_rgb])
+
+
+def _labelled_neighbour(flat: np.ndarray, pixels: np.ndarray, h: int, w: int) -> np.ndarray:
+    """bool (n,): does flat pixel pixels[i] of an (h, w) label map have a 4-neighbour >= 0?"""
+    ys, xs = np.divmod(pixels, w)
+    out = np.zeros(pixels.size, bool)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ok = (ys + dy >= 0) & (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w)
+        out[ok] |= flat[pixels[ok] + dy * w + dx] >= 0
+    return out
 
 
 def _blend_strips(
