@@ -7,7 +7,8 @@ Algorithm (all vectorised, no Python loops over pixels):
    thick, coloured as a blend of their two main neighbours) are dissolved, and each of their
    pixels joins the adjacent region whose mean colour is closest to the pixel's own colour
    (grown front by front from the remaining regions; pixels within 12 ΔE of an adjacent region
-   go first, so that noise at the edge of a flat area is won by its own area);
+   go first, so that noise at the edge of a flat area is won by its own area, and the others
+   wait at most 4 steps for such a region);
 4. adjacent regions whose mean colours are within `merge_delta_e` ΔE are merged. This undoes
    splits by the quantisation grid (noise, JPEG artefacts); a large threshold also fuses
    distinct pieces of similar colour (an outline and a fill, shading and its base, a white
