@@ -49,7 +49,7 @@ SOLVER_GRID: dict[str, tuple[Any, ...]] = {
     "context": (0.25, 0.5, 1.0),
 }  # r1's wider grid (clip 4, lam 1, scale 16) never won and spread only 0.013 Order-FG
 MAX_CONTEXT_PAIRS = 200  # per training image (a deterministic random subset)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the regions changed (speck wait limit); caches of 1 hold the old regions
 
 
 @dataclass(frozen=True)
