@@ -123,6 +123,7 @@ def test_first_ctrl_c_lets_running_files_stop_and_marks_the_rest(
             signal.raise_signal(signal.SIGINT)  # as a terminal's Ctrl-C would
 
     results: list[FileResult] = []
+    before = signal.getsignal(signal.SIGINT)  # SIG_IGN when the tests run in the background
     report = run_batch(
         Plan((str(src),), tmp_path / "out", "psd"), OPTIONS,
         executor=create_executor("threads", ExecutorSettings(workers=1)),
@@ -134,4 +135,4 @@ def test_first_ctrl_c_lets_running_files_stop_and_marks_the_rest(
     assert [r.status for r in results[2:]] == ["interrupted"] * 3
     assert all(r.error and "not started" in r.error for r in results[2:])
     assert {r.status for r in results[:2]} <= {DONE, "interrupted"}
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is put back
