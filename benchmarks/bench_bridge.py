@@ -64,23 +64,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def bridge_command(model: str, port: int, token_file: Path, *extra: str) -> list[str]:
+    """argv of a `decompose-bridge` subprocess on 127.0.0.1:port, on the CPU."""
+    return [
+        sys.executable, "-m", "plugin_bridge.cli", "--model", model, "--device", "cpu",
+        "--port", str(port), "--token-file", str(token_file), *extra,
+    ]  # fmt: skip
+
+
 def start_bridge(model: str, token_file: Path) -> tuple[subprocess.Popen, str]:
     """Run decompose-bridge in a subprocess; returns (process, url) once /v1/health is ready."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugin_bridge.cli",
-            "--model",
-            model,
-            "--device",
-            "cpu",
-            "--port",
-            str(port),
-            "--token-file",
-            str(token_file),
-        ],  # fmt: skip
+        bridge_command(model, port, token_file),
         stderr=subprocess.PIPE,
         text=True,
     )

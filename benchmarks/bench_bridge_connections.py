@@ -27,32 +27,18 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_bridge import bridge_command, free_port  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_bridge(folder: Path, server_path: str | None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     checkout = Path(server_path).resolve() if server_path else ROOT
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugin_bridge.cli",
-            "--model",
-            "random:tiny",
-            "--device",
-            "cpu",
-            "--port",
-            str(port),
-            "--token-file",
-            str(folder / "token"),
-        ],  # fmt: skip
+        bridge_command("random:tiny", port, folder / "token"),
         env={**os.environ, "TMPDIR": str(folder), "PYTHONPATH": str(checkout)},
         cwd=checkout,
         stdout=subprocess.DEVNULL,

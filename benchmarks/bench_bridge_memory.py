@@ -25,7 +25,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,14 +34,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_bridge import bridge_command, free_port  # noqa: E402
+
 MIB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mib(pid: int) -> float:
@@ -111,21 +108,7 @@ def start_bridge(folder: Path, server_path: str | None) -> tuple[subprocess.Pope
     checkout = Path(server_path).resolve() if server_path else ROOT
     env["PYTHONPATH"] = str(checkout)  # `python -m` also puts the working folder first: set both
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugin_bridge.cli",
-            "--model",
-            "random:tiny",
-            "--device",
-            "cpu",
-            "--port",
-            str(port),
-            "--token-file",
-            str(token_file),
-            "--max-body-mb",
-            "512",
-        ],  # fmt: skip
+        bridge_command("random:tiny", port, token_file, "--max-body-mb", "512"),
         env=env,
         cwd=checkout,
         stdout=subprocess.DEVNULL,

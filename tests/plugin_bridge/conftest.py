@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import socket
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,23 @@ def make_illustration(width: int = 64, height: int = 48, seed: int = 0) -> bytes
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bridge_command(
+    port: int, token_file: Path, *extra: str, model: str = BRIDGE_MODEL
+) -> list[str]:
+    """argv of a real `decompose-bridge` subprocess on 127.0.0.1:port (CPU, the tiny model)."""
+    return [
+        sys.executable, "-m", "plugin_bridge.cli", "--model", model, "--device", "cpu",
+        "--port", str(port), "--token-file", str(token_file), *extra,
+    ]  # fmt: skip
 
 
 @pytest.fixture(scope="session")

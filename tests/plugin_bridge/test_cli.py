@@ -8,7 +8,6 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,12 +17,7 @@ from click.testing import CliRunner
 
 from plugin_bridge.cli import main
 from plugin_bridge.client import BridgeClient
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.plugin_bridge.conftest import bridge_command, free_port
 
 
 def test_print_token_creates_a_private_token_file(tmp_path: Path) -> None:
@@ -96,24 +90,9 @@ def test_real_server_process_serves_and_stops_on_interrupt(tmp_path: Path) -> No
     port = free_port()
     token_file = tmp_path / "token"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugin_bridge.cli",
-            "--model",
-            "random:tiny",
-            "--device",
-            "cpu",
-            "--port",
-            str(port),
-            "--token-file",
-            str(token_file),
-            "--max-pixels",
-            "5000",
-            "--host",
-            "127.0.0.2",
-            "--allow-remote",
-        ],  # fmt: skip
+        bridge_command(
+            port, token_file, "--max-pixels", "5000", "--host", "127.0.0.2", "--allow-remote"
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,7 @@ from plugin_bridge.client import (
     read_token,
 )
 from plugin_bridge.server import RunningBridge
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.plugin_bridge.conftest import free_port
 
 
 def test_client_imports_only_the_standard_library() -> None:

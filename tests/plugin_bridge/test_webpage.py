@@ -39,6 +39,8 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from tests.plugin_bridge.conftest import bridge_command, free_port  # noqa: E402
+
 
 @pytest.fixture
 def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object, Path]]:
@@ -338,30 +340,13 @@ def test_printed_link_opens_a_connected_page_and_the_token_leaves_no_trace(
     its own origin, strips it from the address bar, and it is in no log; no request 404s."""
     import re
     import signal
-    import socket
-    import sys
     import urllib.request
 
     driver, _ = browser
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     token_file = tmp_path / "token"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugin_bridge.cli",
-            "--model",
-            "random:tiny",
-            "--device",
-            "cpu",
-            "--port",
-            str(port),
-            "--token-file",
-            str(token_file),
-            "-v",
-        ],  # fmt: skip
+        bridge_command(port, token_file, "-v"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

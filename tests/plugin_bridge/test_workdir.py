@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -21,14 +20,9 @@ import pytest
 from decomposer.processes import ProcessIdentity
 from plugin_bridge.client import BridgeClient
 from plugin_bridge.workdir import OWNER_NAME, WorkFolder, is_stale_work_folder
+from tests.plugin_bridge.conftest import bridge_command, free_port
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="file owners and modes are POSIX")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def mode_of(path: Path) -> int:
@@ -50,19 +44,7 @@ def killed_bridge_folder(root: Path, token_file: Path, png: bytes) -> Path:
     returns the work folder it left behind."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugin_bridge.cli",
-            "--model",
-            "random:tiny",
-            "--device",
-            "cpu",
-            "--port",
-            str(port),
-            "--token-file",
-            str(token_file),
-        ],  # fmt: skip
+        bridge_command(port, token_file),
         env={**os.environ, "TMPDIR": str(root)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
