@@ -10,11 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
@@ -179,24 +177,6 @@ def test_name_collisions_are_named_on_the_terminal_before_converting(tmp_path: P
     )
     assert result.stderr.splitlines()[0] == message
     assert result.stderr.count(message) == 1
-
-
-@pytest.fixture
-def read_only(tmp_path: Path) -> Iterator[Path]:
-    """A folder nobody can create files in (root too: the immutable attribute)."""
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        yield folder
-        folder.chmod(0o755)
-        return
-    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
-        pytest.skip("chattr +i is not available to make a read-only folder as root")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
 
 
 def test_a_read_only_output_folder_names_the_output(tmp_path: Path, read_only: Path) -> None:

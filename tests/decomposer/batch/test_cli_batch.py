@@ -17,21 +17,7 @@ from PIL import Image
 from decomposer.batch import JOURNAL_NAME
 from decomposer.cli import main
 from decomposer.verify import read_layers, verify_output
-
-
-def art(path: Path, seed: int, size: tuple[int, int] = (80, 60)) -> Path:
-    """A flat-colour illustration (random rectangles, distinct per seed) saved at `path`."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    pixels = np.zeros((h, w, 3), np.uint8)
-    pixels[...] = rng.integers(0, 256, 3)
-    for _ in range(6):
-        x0, y0 = rng.integers(0, w - 8), rng.integers(0, h - 8)
-        x1, y1 = x0 + rng.integers(6, w // 2), y0 + rng.integers(6, h // 2)
-        pixels[y0:y1, x0:x1] = rng.integers(0, 256, 3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path)
-    return path
+from tests.decomposer.batch.conftest import draw_art as art
 
 
 def run(*args: object) -> Result:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,24 +77,6 @@ def test_bad_inputs_and_stop_requests(tmp_path: Path, art: Callable[..., Path], 
     aborted = process_file(Job(good, tmp_path / "good.psd"), OPTIONS, tiny, stop=stop,
                            on_stage=stop_at_regions)  # fmt: skip
     assert aborted.status == INTERRUPTED and not (tmp_path / "good.psd").exists()
-
-
-@pytest.fixture
-def read_only(tmp_path: Path) -> Iterator[Path]:
-    """A folder nobody can create files in (root too: the immutable attribute)."""
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        yield folder
-        folder.chmod(0o755)
-        return
-    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
-        pytest.skip("chattr +i is not available to make a read-only folder as root")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
 
 
 def test_a_read_only_output_folder_names_the_output_not_the_temp_file(
