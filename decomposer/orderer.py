@@ -121,16 +121,24 @@ class Orderer:
         self.pair_model = pair_model
         self.unary_model = unary_model
         self.meta = meta
-        self.fingerprint = fingerprint or _digest(
-            json.dumps(meta, sort_keys=True).encode(),
-            pair_model.model_to_string().encode(),
-            unary_model.model_to_string().encode(),
-        )
-        """Identifies the trained orderer (SHA-256 hex over its files): part of resume keys."""
+        self._fingerprint = fingerprint
         self.uses_net = bool(meta.get("uses_net", False))
         solver = meta.get("solver", {})
         self.solver = SolverConfig(**solver)
         self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the trained orderer (SHA-256 hex over its files; part of resume keys).
+        Read from the files by `load`; for an orderer built in memory, from its models' text
+        (computed on first use)."""
+        if self._fingerprint is None:
+            self._fingerprint = _digest(
+                json.dumps(self.meta, sort_keys=True).encode(),
+                self.pair_model.model_to_string().encode(),
+                self.unary_model.model_to_string().encode(),
+            )
+        return self._fingerprint
 
     @classmethod
     def load(cls, folder: str | Path) -> Orderer:
